@@ -1,0 +1,157 @@
+"""Where values come from: layered sources, lowest to highest precedence.
+
+    built-in defaults < the operator's default profile < the profile named in the metadata
+    < dispatch (job) metadata < participant metadata
+
+Every effective value records its `Source`. `resolve` never raises. Given `previous` (the settings
+a running call has in force), a field whose new value is refused keeps its previous value instead
+of falling back to a lower source, so bad input mid-call never resets what was working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .errors import SettingsError, Source, shown
+from .model import FIELDS, VoiceSettings
+from .parsing import ParsedMetadata, parse_metadata
+from .profiles import ProfileStore
+
+_MIN, _MAX = "min_endpointing_delay", "max_endpointing_delay"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Effective settings, each value's source, and what was refused on the way."""
+
+    settings: VoiceSettings
+    sources: Mapping[str, Source]
+    errors: tuple[SettingsError, ...] = ()
+    unknown_keys: tuple[tuple[Source, str], ...] = ()
+
+    def explain(self) -> list[tuple[str, Any, Source]]:
+        """(field, value, source) for every field, in model order."""
+        return [(name, getattr(self.settings, name), self.sources[name]) for name in FIELDS]
+
+
+_DEFAULTS = VoiceSettings()
+
+
+class _Layers:
+    """Effective values being assembled, with their sources."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = _DEFAULTS.model_dump()
+        self.sources: dict[str, Source] = dict.fromkeys(FIELDS, Source.DEFAULT)
+        self.errors: list[SettingsError] = []
+
+    def apply(self, values: Mapping[str, Any], source: Source) -> None:
+        before = (self.values[_MIN], self.values[_MAX], self.sources[_MIN], self.sources[_MAX])
+        for name, value in values.items():
+            self.values[name], self.sources[name] = value, source
+        if self.values[_MIN] > self.values[_MAX]:
+            self._resolve_conflict(values, source, before)
+
+    def _resolve_conflict(self, values: Mapping[str, Any], source: Source,
+                          before: tuple[Any, Any, Source, Source]) -> None:
+        low, high = self.values[_MIN], self.values[_MAX]
+        if _MIN in values and _MAX in values:
+            # Both from one source and contradictory: neither is trustworthy, keep what was.
+            self.values[_MIN], self.values[_MAX], self.sources[_MIN], self.sources[_MAX] = before
+            self.errors.append(SettingsError(
+                _MIN, low, f"min_endpointing_delay {low:g} s is above max_endpointing_delay "
+                f"{high:g} s given beside it; both were ignored.", source))
+            return
+        # One bound given: it wins, and the other moves to meet it.
+        moved = _MAX if _MIN in values else _MIN
+        kept = _MIN if moved == _MAX else _MAX
+        old = self.values[moved]
+        self.values[moved], self.sources[moved] = self.values[kept], Source.ADJUSTED
+        self.errors.append(SettingsError(
+            moved, old, f"{kept} {self.values[kept]:g} s conflicts with {moved} {old:g} s; "
+            f"{moved} was set to {self.values[kept]:g} s to keep min <= max.", source))
+
+
+def _profile_layers(store: ProfileStore | None, named: list[tuple[Any, bool, Source]],
+                    previous: Resolution | None,
+                    errors: list[SettingsError]) -> list[tuple[dict[str, Any], Source, str]]:
+    """The default profile, then the first known profile named (participant before dispatch).
+
+    `named` holds, per source: the valid profile name given (or None), and whether a name was
+    given but refused. Mid-call, a refused name keeps the profile that was in force.
+    """
+    layers = []
+    if store is not None and store.default_name:
+        layers.append((store.values(store.default_name), Source.DEFAULT_PROFILE,
+                       store.default_name))
+    for name, refused, source in named:
+        if name is not None and store is not None and name in store:
+            return [*layers, (store.values(name), Source.PROFILE, name)]
+        if name is not None:
+            choices = ", ".join(store.names()) if store else "none are configured"
+            errors.append(SettingsError(
+                "profile", name, f"unknown profile {shown(name)}; ignored. Allowed: {choices}.",
+                source))
+            refused = True
+        keep = previous.settings.profile if previous is not None else None
+        if refused and keep and store and previous.sources["profile"] is Source.PROFILE \
+                and keep in store:
+            return [*layers, (store.values(keep), Source.PROFILE, keep)]
+    return layers
+
+
+def resolve(*, participant: Any = None, dispatch: Any = None,
+            profiles: ProfileStore | None = None,
+            previous: Resolution | None = None) -> Resolution:
+    """Effective settings from raw participant and dispatch metadata. Never raises."""
+    from_participant = _parse(participant, Source.PARTICIPANT)
+    from_dispatch = _parse(dispatch, Source.DISPATCH)
+    errors = [*from_dispatch.errors, *from_participant.errors]
+    unknown = tuple((Source.DISPATCH, k) for k in from_dispatch.unknown_keys) + tuple(
+        (Source.PARTICIPANT, k) for k in from_participant.unknown_keys)
+    if previous is not None and from_participant.rejected_whole:
+        return Resolution(previous.settings, previous.sources, tuple(errors), unknown)
+
+    layers = _Layers()
+    profile_errors: list[SettingsError] = []
+    named = [(m.values.get("profile"), "profile" in m.rejected_fields, source)
+             for m, source in ((from_participant, Source.PARTICIPANT),
+                               (from_dispatch, Source.DISPATCH))]
+    for values, source, name in _profile_layers(profiles, named, previous, profile_errors):
+        layers.apply({**values, "profile": name}, source)
+    # The profile layer above consumed `profile`; the metadata layers must not reapply a name.
+    from_dispatch.values.pop("profile", None)
+    from_participant.values.pop("profile", None)
+    layers.apply(from_dispatch.values, Source.DISPATCH)
+    layers.apply(from_participant.values, Source.PARTICIPANT)
+    if previous is not None:
+        refused = from_participant.rejected_fields | from_dispatch.rejected_fields
+        keep = {n: getattr(previous.settings, n) for n in refused if n != "profile"}
+        layers.apply(keep, Source.PARTICIPANT)
+        for name in keep:
+            layers.sources[name] = previous.sources[name]
+    settings = _build(layers, previous)
+    all_errors = tuple(errors + profile_errors + layers.errors)
+    return Resolution(settings, MappingProxyType(dict(layers.sources)), all_errors, unknown)
+
+
+def _parse(raw: Any, source: Source) -> ParsedMetadata:
+    parsed = parse_metadata(raw, source)
+    # `profile` is consumed by the profile layer; work on a copy so callers' objects stay intact.
+    return ParsedMetadata(dict(parsed.values), parsed.errors, parsed.unknown_keys,
+                          parsed.rejected_fields, parsed.rejected_whole)
+
+
+def _build(layers: _Layers, previous: Resolution | None) -> VoiceSettings:
+    try:
+        return VoiceSettings.model_validate(layers.values)
+    except Exception as exc:  # a resolver bug: report it, keep the call on known-good settings
+        fallback = previous.settings if previous else _DEFAULTS
+        kept = "previous" if previous else "default"
+        layers.errors.append(SettingsError(
+            "(settings)", None, f"internal error while combining settings ({exc}); "
+            f"kept the {kept} settings."))
+        return fallback
