@@ -162,6 +162,10 @@ def describe(field: str, value: Any, error_type: str, ctx: dict[str, Any] | None
         problem = f"{shown(value)} is text, not a number"
     elif isinstance(value, float) and error_type == "int_type":
         problem = f"{shown(value)} is not a whole number"
+    elif error_type == "string_type":
+        problem = f"{shown(value)} is not text"
+    elif error_type == "bool_type":
+        problem = f"{shown(value)} is not true or false"
     else:
         problem = f"{shown(value)} is not allowed"
     hint = _unit_hint(field, value)
