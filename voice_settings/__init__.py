@@ -6,7 +6,7 @@ in, valid values out), `sources` (precedence and provenance), `profiles` (operat
 """
 
 from .changes import FieldChange, diff, pending_fields
-from .errors import Source, SettingsError
+from .errors import SettingsError, Source
 from .model import (
     FIELDS,
     LIVE_FIELDS,

@@ -123,7 +123,7 @@ class VoiceSettings(BaseModel):
 
     # 0.5 s: shorter makes every breath a false interruption. 10 s: Vapi's backoff maximum.
     false_interruption_timeout: Annotated[float | None, Off] = _seconds(2.0, ge=0.5, le=10.0)
-    """Seconds of silence after an interruption before it counts as false; null or "off" disables."""
+    """Seconds of quiet after an interruption before it counts as false; null or "off" disables."""
 
     resume_false_interruption: bool = _choice(True)
     """Whether the agent resumes speaking after a false interruption."""

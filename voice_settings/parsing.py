@@ -107,7 +107,7 @@ def decode(raw: Any) -> tuple[dict[str, Any] | None, SettingsError | None]:
         document = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         return None, SettingsError(
-            METADATA, shown(text), f"metadata is not valid JSON ({exc}); nothing was applied.")
+            METADATA, text[:200], f"metadata is not valid JSON ({exc}); nothing was applied.")
     if not isinstance(document, dict):
         return None, SettingsError(
             METADATA, shown(document),
@@ -155,7 +155,7 @@ def _parse(raw: Any, source: Source) -> ParsedMetadata:
     chosen, unknown, errors = _canonical_items(document)
     values: dict[str, Any] = {}
     rejected: set[str] = set()
-    for name, (key, value) in chosen.items():
+    for name, (_key, value) in chosen.items():
         if source is Source.PARTICIPANT and name in OPERATOR_FIELDS:
             errors.append(SettingsError(
                 name, value,

@@ -57,7 +57,8 @@ def validate_profile(path: Path | str, document: dict[str, Any]) -> tuple[dict[s
     try:
         VoiceSettings.model_validate(values)
     except ValidationError as exc:
-        raise ProfileError(path, None, exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ProfileError(path, None, problem) from None
     return values, description
 
 

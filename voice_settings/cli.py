@@ -1,0 +1,224 @@
+"""`python -m voice_settings`: check metadata before a roll-out, explain values, export the schema,
+manage profiles.
+
+Exit codes: 0 clean, 1 when anything in the input was dropped or adjusted, 2 usage errors
+(bad arguments, unreadable files, broken profiles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .model import FIELDS, PROFILE_FIELDS
+from .parsing import parse_assignment
+from .profiles import ProfileError, ProfileStore, profile_toml, validate_profile
+from .schema import participant_schema, reference_markdown, settings_schema
+from .sources import Resolution, resolve
+
+CLEAN, DROPPED, USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _read_input(args: argparse.Namespace) -> str:
+    if args.metadata is not None and args.file is not None:
+        raise UsageError("give the metadata as an argument or with --file, not both")
+    if args.metadata is not None:
+        return args.metadata
+    if args.file is not None and args.file != "-":
+        try:
+            return Path(args.file).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    if args.file is None and sys.stdin.isatty():
+        raise UsageError("no metadata: pass JSON as an argument, with --file PATH, or on stdin")
+    return sys.stdin.read()
+
+
+def _payloads(args: argparse.Namespace) -> Iterator[tuple[int | None, str]]:
+    text = _read_input(args)
+    if not args.jsonl:
+        yield None, text
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line
+
+
+def _resolve(payload: str, args: argparse.Namespace, store: ProfileStore) -> Resolution:
+    if args.source == "dispatch":
+        return resolve(dispatch=payload, profiles=store)
+    return resolve(participant=payload, dispatch=args.dispatch, profiles=store)
+
+
+def _report(resolution: Resolution, line: int | None, args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    if line is not None:
+        report["line"] = line
+    report["settings"] = resolution.settings.model_dump(mode="json")
+    if args.command == "explain":
+        report["sources"] = {k: v.value for k, v in resolution.sources.items()}
+    report["errors"] = [e.to_dict() for e in resolution.errors]
+    if args.unknown:
+        report["unknown_keys"] = [{"source": s.value, "key": k} for s, k in resolution.unknown_keys]
+    return report
+
+
+def _print_text(resolution: Resolution, line: int | None, args: argparse.Namespace) -> None:
+    if line is not None:
+        print(f"--- line {line}")
+    width = max(map(len, FIELDS))
+    for name, value, source in resolution.explain():
+        shown = json.dumps(value, ensure_ascii=False)
+        if len(shown) > 70:
+            shown = shown[:67] + '..."'
+        suffix = f"  ({source.value})" if args.command == "explain" else ""
+        print(f"{name:<{width}}  {shown}{suffix}")
+    for error in resolution.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if args.unknown and resolution.unknown_keys:
+        keys = ", ".join(f"{k} ({s.value})" for s, k in resolution.unknown_keys)
+        print(f"unknown keys (ignored): {keys}")
+
+
+def cmd_validate(args: argparse.Namespace, store: ProfileStore) -> int:
+    status = CLEAN
+    for line, payload in _payloads(args):
+        resolution = _resolve(payload, args, store)
+        if resolution.errors:
+            status = DROPPED
+        if args.json:
+            print(json.dumps(_report(resolution, line, args), ensure_ascii=False))
+        else:
+            _print_text(resolution, line, args)
+    return status
+
+
+def cmd_schema(args: argparse.Namespace, store: ProfileStore) -> int:
+    if args.markdown:
+        print(reference_markdown(), end="")
+        return CLEAN
+    schema = settings_schema() if args.all else participant_schema()
+    print(json.dumps(schema, indent=2, ensure_ascii=False))
+    return CLEAN
+
+
+def cmd_profiles(args: argparse.Namespace, store: ProfileStore) -> int:
+    if args.action == "list":
+        for name in store.names():
+            marker = " (default)" if name == store.default_name else ""
+            print(f"{name}{marker}: {store.descriptions[name]}")
+        return CLEAN
+    if args.action == "show":
+        return _show_profile(store, args.name)
+    return _new_profile(store, args)
+
+
+def _show_profile(store: ProfileStore, name: str) -> int:
+    if name not in store:
+        raise UsageError(f"unknown profile {name!r}; known: {', '.join(store.names())}")
+    path = store.directory / f"{name}.toml"
+    print(path.read_text(encoding="utf-8"), end="")
+    return CLEAN
+
+
+def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
+    path = store.directory / f"{args.name}.toml"
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} exists; use --force to replace it")
+    values: dict[str, Any] = {}
+    if args.base:
+        if args.base not in store:
+            known = ", ".join(store.names())
+            raise UsageError(f"unknown base profile {args.base!r}; known: {known}")
+        values.update(store.values(args.base))
+    for assignment in args.set:
+        try:
+            name, value = parse_assignment(assignment)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if name not in PROFILE_FIELDS:
+            raise UsageError(f"{name} is chosen per call and cannot be part of a profile")
+        values[name] = value
+    description = args.description or (store.descriptions.get(args.base, "") if args.base else "")
+    validate_profile(path, {"description": description, **values})  # raises ProfileError
+    based_on = f" from {args.base}" if args.base else ""
+    text = profile_toml(values, description, f"{args.name}: written by voice_settings{based_on}.")
+    store.directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return CLEAN
+
+
+def _input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("metadata", nargs="?", help="metadata JSON (default: read stdin)")
+    parser.add_argument("-f", "--file", help="read the metadata from a file ('-' for stdin)")
+    parser.add_argument("--jsonl", action="store_true",
+                        help="one payload per line; report each (with --json, one line each)")
+    parser.add_argument("--source", choices=["participant", "dispatch"], default="participant",
+                        help="validate as participant metadata (default) or as dispatch "
+                        "metadata, where operator-only fields are allowed")
+    parser.add_argument("--dispatch", metavar="JSON",
+                        help="dispatch metadata to resolve beneath participant metadata")
+    parser.add_argument("--json", action="store_true",
+                        help='machine output: {"settings": {...}, "errors": [...]}')
+    parser.add_argument("--unknown", action="store_true", help="also list keys that were ignored")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m voice_settings", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles-dir", help="profiles directory (default: $VOICE_PROFILES_DIR "
+                        "or the project's profiles/)")
+    parser.add_argument("--default-profile", help="the operator's default profile (default: "
+                        "$VOICE_DEFAULT_PROFILE or 'default')")
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser(
+        "validate", help="effective settings and errors for metadata; exit 1 if anything dropped")
+    _input_arguments(validate)
+    explain = commands.add_parser("explain", help="effective settings with each value's source")
+    _input_arguments(explain)
+    schema = commands.add_parser("schema", help="JSON Schema of participant metadata")
+    schema.add_argument("--all", action="store_true",
+                        help="every field, including operator-only ones")
+    schema.add_argument("--markdown", action="store_true",
+                        help="the settings reference table, as in the README")
+    profiles = commands.add_parser("profiles", help="list, show or create profiles")
+    actions = profiles.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="profile names and descriptions")
+    show = actions.add_parser("show", help="print a profile file")
+    show.add_argument("name")
+    new = actions.add_parser("new", help="write a new profile (validated) as TOML")
+    new.add_argument("name")
+    new.add_argument("--from", dest="base", metavar="BASE", help="start from this profile")
+    new.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="a setting; VALUE is JSON when it parses, else text (repeatable)")
+    new.add_argument("--description", help="one line saying who the profile is for")
+    new.add_argument("--force", action="store_true", help="replace an existing profile")
+    return parser
+
+
+COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_schema,
+            "profiles": cmd_profiles}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        store = ProfileStore.load(args.profiles_dir, args.default_profile)
+        return COMMANDS[args.command](args, store)
+    except (UsageError, ProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
+        return CLEAN

@@ -1,0 +1,103 @@
+"""JSON Schema of the settings, for a settings screen to build its form from and validate against.
+
+`participant_schema()` is what participant metadata may contain: only the fields a user may set,
+any other keys allowed (the app shares metadata with the rest of itself). `settings_schema()`
+covers every field, as operators write them in dispatch metadata. Each property carries
+`applies` ("live" or "next_session"), `set_by` and, where there is one, `unit`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from typing import Any
+
+from .model import FIELDS, PARTICIPANT_FIELDS, Off, VoiceSettings
+
+_OFF = {"const": "off", "description": "Disabled (the same as null)."}
+
+
+@cache
+def _properties() -> dict[str, Any]:
+    schema = VoiceSettings.model_json_schema(mode="validation")
+    properties = schema["properties"]
+    for name, prop in properties.items():
+        prop.pop("title", None)
+        if Off in VoiceSettings.model_fields[name].metadata:
+            prop["anyOf"].append(_OFF)
+        if name == "min_endpointing_delay":
+            prop["description"] += " Must not exceed max_endpointing_delay."
+    return properties
+
+
+def _schema(fields: list[str], title: str, description: str) -> dict[str, Any]:
+    properties = _properties()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "description": description,
+        "type": "object",
+        "properties": {name: copy.deepcopy(properties[name]) for name in fields},
+        "additionalProperties": True,
+    }
+
+
+def participant_schema() -> dict[str, Any]:
+    return _schema(
+        [f for f in FIELDS if f in PARTICIPANT_FIELDS],
+        "Voice settings in participant metadata",
+        "What a user's app may put in the participant's token metadata. Keys may also be "
+        "camelCase (endpointingMs); systemPrompt is an alias of instructions. Other keys are "
+        "ignored by the agent.",
+    )
+
+
+def settings_schema() -> dict[str, Any]:
+    return _schema(
+        list(FIELDS),
+        "Voice settings",
+        "Every setting, as operators may give them in dispatch metadata. Fields with "
+        "set_by=operator are refused in participant metadata.",
+    )
+
+
+def _range(prop: dict[str, Any]) -> str:
+    options = prop.get("anyOf", [prop])
+    parts = []
+    for option in options:
+        if "enum" in option:
+            parts.append(" \\| ".join(option["enum"]))
+        elif "minimum" in option:
+            parts.append(f"{option['minimum']:g} to {option['maximum']:g}")
+        elif option.get("type") == "null":
+            parts.append("null")
+        elif option.get("const") == "off":
+            parts.append('"off"')
+        elif option.get("type") == "boolean":
+            parts.append("true \\| false")
+        elif "maxLength" in option:
+            parts.append(f"{option.get('minLength', 0)} to {option['maxLength']} characters")
+        elif "pattern" in option:
+            parts.append("identifier")
+    return ", ".join(parts)
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 24:
+        return "(text, see model.py)"
+    return "`" + json.dumps(value) + "`"
+
+
+def reference_markdown() -> str:
+    """The README's settings reference: field, unit, default, range, when, who."""
+    rows = ["| field | unit | default | range | applies | set by |",
+            "|---|---|---|---|---|---|"]
+    properties = _properties()
+    for name in FIELDS:
+        prop = properties[name]
+        applies = "live" if prop["applies"] == "live" else "next session"
+        who = "user or operator" if prop["set_by"] == "participant" else "operator only"
+        rows.append(f"| `{name}` | {prop.get('unit', '')} | {_default(prop.get('default'))} "
+                    f"| {_range(prop)} | {applies} | {who} |")
+    return "\n".join(rows) + "\n"
