@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import sys
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,7 @@ from voice_settings import (
     LIVE_FIELDS,
     MAX_METADATA_BYTES,
     OPERATOR_FIELDS,
+    PARTICIPANT_FIELDS,
     ProfileError,
     ProfileStore,
     Resolution,
@@ -714,8 +716,9 @@ def cmd_inspect(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 # --- Command line ------------------------------------------------------------------------------
 
-CREDENTIALS_HELP = (f"Credentials: {ENV_URL}, {ENV_KEY}, {ENV_SECRET} from the environment or "
-                    "./.env.local (the environment wins); never on the command line.")
+CREDENTIALS_HELP = f"""\
+Credentials: {ENV_URL}, {ENV_KEY}, {ENV_SECRET} from the environment or ./.env.local
+(the environment wins), never on the command line."""
 
 
 def add_dev(parser: argparse.ArgumentParser) -> None:
@@ -801,12 +804,44 @@ def add_inspect_args(parser: argparse.ArgumentParser) -> None:
     add_dev(parser)
 
 
+def _wrapped(names: frozenset[str]) -> str:
+    return textwrap.fill(", ".join(sorted(names)), width=96, initial_indent="  ",
+                         subsequent_indent="  ")
+
+
+EXIT_HELP = "Exit status: 0 done, 1 failure (credentials, server, token), 2 invalid settings/usage."
+MINT_HELP = f"""\
+Settings a participant may set (they go in the participant metadata):
+{_wrapped(PARTICIPANT_FIELDS)}
+Operator-only settings (they go in the dispatch metadata, so they need --agent):
+{_wrapped(OPERATOR_FIELDS)}
+{EXIT_HELP}"""
+UPDATE_HELP = f"""\
+Settings a participant may set:
+{_wrapped(PARTICIPANT_FIELDS)}
+Of these, {", ".join(sorted(LIVE_FIELDS))} applies live (the agent's next reply); the others
+apply from the participant's next session. Operator-only settings cannot change mid-call.
+{EXIT_HELP}"""
+
+SERVE_HELP = f"""\
+HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
+
+  POST {ENDPOINT_PATH}
+    body: {{room_name, participant_name, participant_identity, participant_metadata,
+            participant_attributes, room_config: {{agents: [{{agent_name, metadata}}]}}}}
+    201 {{server_url, participant_token, room_name, participant_name}}
+    400 body not JSON, or invalid settings: {{error, errors: [{{field, value, message, source}}]}}
+    401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
+    403 agent outside the allow-list; operator-only setting or room option sent by the client
+    413 a metadata or attributes value over {MAX_METADATA_BYTES} bytes
+  OPTIONS {ENDPOINT_PATH}  CORS preflight
+  GET {HEALTH_PATH}  health check"""
+
 COMMANDS = {
     "mint": (add_mint_args, cmd_mint,
              "mint a join token carrying validated settings (the default command)"),
     "serve": (add_serve_args, cmd_serve,
-              f"HTTP endpoint for livekit-client TokenSource.endpoint: POST {ENDPOINT_PATH}; "
-              f"GET {HEALTH_PATH}; bearer secret from {ENV_SERVER_SECRET}"),
+              f"serve POST {ENDPOINT_PATH} for livekit-client TokenSource.endpoint"),
     "update": (add_update_args, cmd_update,
                "change a live participant's settings via RoomService.UpdateParticipant, "
                "merged with the current metadata unless --replace"),
@@ -814,15 +849,20 @@ COMMANDS = {
                 "verify a token and show its identity, grants, expiry, settings and dispatch; "
                 "exits 2 when its settings are invalid"),
 }
+DESCRIPTIONS = {"serve": SERVE_HELP}
+EPILOGS = {"mint": MINT_HELP, "update": UPDATE_HELP, "inspect": EXIT_HELP}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="token_tool.py", description=__doc__.split("\n\n")[0], epilog=CREDENTIALS_HELP)
+        prog="token_tool.py", description=__doc__, epilog=CREDENTIALS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (add_args, run, summary) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary,
-                                  epilog=CREDENTIALS_HELP)
+        epilog = "\n".join(filter(None, [EPILOGS.get(name), CREDENTIALS_HELP]))
+        sub = commands.add_parser(
+            name, help=summary, description=DESCRIPTIONS.get(name, summary), epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
         add_args(sub)
         sub.set_defaults(run=run)
     return parser

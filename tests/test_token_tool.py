@@ -1,0 +1,301 @@
+"""token_tool mint and inspect: what the flags ask for is what the signed token carries."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from typing import Any
+
+import jwt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from livekit import api
+
+import token_tool
+from voice_settings import ProfileStore, parse_metadata, resolve
+from voice_settings.parsing import validate_field
+
+URL = "wss://voice.example.test"
+KEY = "APItesttoken"
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def livekit_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # A clean working directory: no .env.local of the developer's leaks into a test.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VOICE_DEFAULT_PROFILE", raising=False)
+    monkeypatch.delenv("VOICE_PROFILES_DIR", raising=False)
+    monkeypatch.setenv("LIVEKIT_URL", URL)
+    monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = token_tool.main(list(argv))
+    assert SECRET not in out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def mint_json(*argv: str) -> dict[str, Any]:
+    code, out, err = run("mint", "--json", *argv)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def verify(token: str, key: str = KEY, secret: str = SECRET) -> api.access_token.Claims:
+    return api.TokenVerifier(key, secret).verify(token)
+
+
+def lifetime(token: str) -> int:
+    raw = jwt.decode(token, options={"verify_signature": False})
+    return raw["exp"] - raw["nbf"]
+
+
+def test_token_carries_identity_settings_grants_expiry_and_dispatch() -> None:
+    reply = mint_json(
+        "-r", "demo", "-i", "alice", "-n", "Alice", "--profile", "patient",
+        "--set", "endpointing_ms=300", "--instructions", "Be brief.",
+        "--metadata", '{"theme": "dark", "endpointingMs": 200}', "--attribute", "tier=gold",
+        "--agent", "voice-agent", "--set", "llm_model=gpt-4o",
+        "--job-metadata", '{"campaign": "spring"}', "--valid-for", "10m")
+    claims = verify(reply["access_token"])
+    assert (claims.identity, claims.name) == ("alice", "Alice")
+    assert claims.video.room_join and claims.video.room == "demo"
+    assert not claims.video.can_update_own_metadata
+    # The app's own key passes through; the camelCase spelling gives way to the --set value;
+    # the operator-only llm_model is not in the participant's metadata.
+    assert json.loads(claims.metadata) == {
+        "theme": "dark", "endpointing_ms": 300, "instructions": "Be brief.", "profile": "patient"}
+    assert claims.attributes == {"tier": "gold"}
+    [dispatch] = claims.room_config.agents
+    assert dispatch.agent_name == "voice-agent"
+    assert json.loads(dispatch.metadata) == {"campaign": "spring", "llm_model": "gpt-4o"}
+    assert lifetime(reply["access_token"]) == 600
+    assert set(reply) == {"access_token", "project_url", "identity", "name", "room", "grants",
+                          "settings"}
+    assert (reply["project_url"], reply["identity"], reply["room"]) == (URL, "alice", "demo")
+    assert reply["grants"]["roomJoin"] is True and reply["grants"]["room"] == "demo"
+    effective = reply["settings"]
+    assert effective["endpointing_ms"] == 300 and effective["llm_model"] == "gpt-4o"
+    assert effective["min_endpointing_delay"] == ProfileStore.load().values("patient")[
+        "min_endpointing_delay"]
+
+
+def test_defaults_generated_identity_fifteen_minutes_no_dispatch_no_self_update() -> None:
+    reply = mint_json("-r", "demo")
+    claims = verify(reply["access_token"])
+    assert claims.identity.startswith("user-") and claims.identity == reply["identity"]
+    assert claims.room_config is None and claims.metadata == ""
+    assert not claims.video.can_update_own_metadata
+    assert lifetime(reply["access_token"]) == 15 * 60
+
+
+def test_wrong_secret_or_key_fails_verification() -> None:
+    token = mint_json("-r", "demo")["access_token"]
+    with pytest.raises(jwt.InvalidSignatureError):
+        verify(token, secret="another-secret-of-sufficient-length-0123456789")
+    with pytest.raises(jwt.InvalidIssuerError):
+        verify(token, key="APIother")
+
+
+def test_allow_update_metadata_grants_and_warns() -> None:
+    code, out, err = run("-r", "demo", "--allow-update-metadata", "--token-only")
+    assert code == 0
+    assert verify(out.strip()).video.can_update_own_metadata is True
+    assert "warning" in err and "instructions" in err
+
+
+def test_output_modes_and_default_subcommand() -> None:
+    code, out, _ = run("-r", "demo", "-i", "bob", "--token-only")
+    assert code == 0 and out.count("\n") == 1 and verify(out.strip()).identity == "bob"
+    code, out, _ = run("-r", "demo", "-i", "bob", "-n", "Bob", "--connection-details")
+    details = json.loads(out)
+    assert set(details) == {"server_url", "participant_token", "room_name", "participant_name"}
+    assert (details["server_url"], details["room_name"], details["participant_name"]) == (
+        URL, "demo", "Bob")
+    assert verify(details["participant_token"]).identity == "bob"
+    code, out, _ = run("-r", "demo", "-i", "bob", "--set", "greeting=Hi")
+    assert code == 0 and "greeting" in out and "access token:" in out
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--set", "endpointing_ms=99999"], ["endpointing_ms", "99999", "5000"]),
+    (["--set", "min_endpointing_delay=true"], ["min_endpointing_delay", "true"]),
+    (["--set", "turn_detection=sometimes"], ["turn_detection", "sometimes", "model"]),
+    (["--instructions", "   "], ["instructions"]),
+    (["--profile", "no-such-profile"], ["profile", "no-such-profile", "patient"]),
+    (["--metadata", '{"stt_model": "nova-2"}'], ["stt_model", "operator"]),
+    (["--agent", "a", "--set", "tts_voice=two words"], ["tts_voice", "two words"]),
+    (["--agent", "a", "--job-metadata", '{"endpointing_ms": -1}'], ["endpointing_ms", "-1"]),
+    (["--set", "min_endpointing_delay=2", "--set", "max_endpointing_delay=1"],
+     ["min_endpointing_delay", "max_endpointing_delay"]),
+    (["--set", "nonsense=1"], ["nonsense", "endpointing_ms"]),
+    (["--set", "llm_model=gpt-4o"], ["llm_model", "--agent"]),
+    (["--job-metadata", '{"campaign": 1}'], ["--job-metadata", "--agent"]),
+    (["--metadata", "[1, 2]"], ["--metadata", "JSON object"]),
+    (["--metadata", "{oops"], ["--metadata", "JSON"]),
+    (["--metadata", json.dumps({"pad": "x" * 70_000})], ["metadata", "65536"]),
+    (["--valid-for", "0s"], ["--valid-for"]),
+    (["--valid-for", "soon"], ["--valid-for", "soon"]),
+    (["--attribute", "novalue"], ["--attribute", "KEY=VALUE"]),
+])
+def test_invalid_input_exits_2_names_the_problem_and_signs_nothing(
+        monkeypatch: pytest.MonkeyPatch, argv: list[str], named: list[str]) -> None:
+    signed = []
+    monkeypatch.setattr(token_tool, "sign", lambda *a: signed.append(a) or "token")
+    code, out, err = run("mint", "-r", "demo", *argv)
+    assert code == 2
+    assert out == "" and signed == []
+    for text in named:
+        assert text in err
+
+
+def test_missing_credentials_is_one_line_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIVEKIT_API_SECRET")
+    monkeypatch.delenv("LIVEKIT_URL")
+    code, out, err = run("-r", "demo")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "LIVEKIT_API_SECRET" in err and "LIVEKIT_URL" in err
+    assert "LIVEKIT_API_KEY" not in err.split("not set")[0]
+    # The URL is only needed where it is printed.
+    monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+    assert run("-r", "demo", "--token-only")[0] == 0
+
+
+def test_env_local_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Any) -> None:
+    file_secret = "secret-from-env-local-file-0123456789abcdef"
+    (tmp_path / ".env.local").write_text(
+        f"LIVEKIT_URL=ws://from-file:7880\nLIVEKIT_API_KEY=APIfile\n"
+        f"LIVEKIT_API_SECRET={file_secret}\n")
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name)
+    reply = mint_json("-r", "demo")
+    assert reply["project_url"] == "ws://from-file:7880"
+    verify(reply["access_token"], "APIfile", file_secret)
+    assert file_secret not in json.dumps({k: v for k, v in reply.items() if k != "access_token"})
+    monkeypatch.setenv("LIVEKIT_URL", URL)
+    assert mint_json("-r", "demo")["project_url"] == URL
+
+
+def test_dev_uses_the_local_dev_server_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name)
+    reply = mint_json("-r", "demo", "--dev")
+    assert reply["project_url"] == "ws://localhost:7880"
+    verify(reply["access_token"], "devkey", "secret")
+
+
+@pytest.mark.parametrize(("command", "flags"), [
+    ([], ["mint", "serve", "update", "inspect", "LIVEKIT_API_SECRET"]),
+    (["mint"], ["--room", "--identity", "--name", "--profile", "--set", "--metadata",
+                "--metadata-file", "--instructions", "--agent", "--job-metadata", "--valid-for",
+                "--allow-update-metadata", "--json", "--token-only", "--connection-details",
+                "--dev", "--attribute"]),
+    (["serve"], ["--host", "--port", "--allow-agent", "TOKEN_SERVER_SECRET",
+                 "TOKEN_SERVER_ALLOWED_AGENTS", "/api/connection-details", "--cors-origin"]),
+    (["update"], ["--room", "--identity", "--set", "--replace", "--unset", "--instructions"]),
+    (["inspect"], ["TOKEN", "--json", "--dev"]),
+])
+def test_help_is_complete(command: list[str], flags: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0
+    for flag in flags:
+        assert flag in out
+
+
+def test_inspect_shows_identity_grants_expiry_settings_and_dispatch() -> None:
+    token = mint_json("-r", "demo", "-i", "carol", "--set", "endpointing_ms=400",
+                      "--agent", "voice-agent", "--set", "tts_voice=echo")["access_token"]
+    code, out, _ = run("inspect", token, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["errors"] == []
+    assert (report["identity"], report["room"]) == ("carol", "demo")
+    assert report["grants"]["roomJoin"] is True and report["expires_at"].endswith("Z")
+    assert report["dispatch"] == [{"agent_name": "voice-agent",
+                                   "metadata": '{"tts_voice":"echo"}'}]
+    assert report["settings"]["endpointing_ms"] == 400
+    assert report["sources"]["tts_voice"] == "dispatch"
+    code, out, _ = run("inspect", token)
+    assert code == 0 and "carol" in out and "voice-agent" in out and "endpointing_ms" in out
+
+
+def test_inspect_refuses_a_wrong_secret_and_an_expired_token(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = mint_json("-r", "demo")["access_token"]
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "not-the-secret-that-signed-it-0123456789")
+    code, out, err = run("inspect", token)
+    assert code == 1 and out == "" and "does not verify" in err
+    expired = (api.AccessToken(KEY, SECRET).with_identity("x")
+               .with_grants(api.VideoGrants(room_join=True, room="demo")))
+    expired.ttl = -token_tool.dt.timedelta(hours=1)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+    code, _, err = run("inspect", expired.to_jwt())
+    assert code == 1 and "expired" in err
+
+
+def test_inspect_exits_2_for_a_token_with_invalid_settings() -> None:
+    # Signed by someone else's tool, without validation.
+    token = (api.AccessToken(KEY, SECRET).with_identity("dave")
+             .with_grants(api.VideoGrants(room_join=True, room="demo"))
+             .with_metadata('{"endpointing_ms": 99999}').to_jwt())
+    code, out, _ = run("inspect", token, "--json")
+    assert code == 2
+    assert [e["field"] for e in json.loads(out)["errors"]] == ["endpointing_ms"]
+
+
+# --- Property: for any valid settings, mint -> verify -> parse gives them back --------------
+
+_FINITE = {"allow_nan": False, "allow_infinity": False}
+_CANDIDATES = {
+    "endpointing_ms": st.integers(-10, 6000),
+    "utterance_end_ms": st.none() | st.integers(900, 6000),
+    "endpointing_mode": st.sampled_from(["fixed", "dynamic", "other"]),
+    "turn_detection": st.sampled_from(["model", "vad", "stt"]),
+    "allow_interruptions": st.booleans(),
+    "min_interruption_duration": st.floats(0, 3.5, **_FINITE),
+    "min_interruption_words": st.integers(0, 12),
+    "false_interruption_timeout": st.none() | st.floats(0.4, 11, **_FINITE),
+    "resume_false_interruption": st.booleans(),
+    "preemptive_generation": st.booleans(),
+    "user_away_timeout": st.none() | st.floats(4, 700, **_FINITE),
+    "instructions": st.text(min_size=1, max_size=300),
+    "greeting": st.text(max_size=120),
+    "assistant_id": st.from_regex(r"\A[A-Za-z0-9._:@/ -]{1,40}\Z"),
+    "profile": st.sampled_from(["default", "patient", "snappy", "dictation"]),
+}
+
+
+@st.composite
+def valid_participant_settings(draw: st.DrawFn) -> dict[str, Any]:
+    chosen = draw(st.sets(st.sampled_from(sorted(_CANDIDATES))))
+    values = {}
+    for name in sorted(chosen):
+        value = draw(_CANDIDATES[name])
+        if validate_field(name, value)[1] is None:  # the library decides what "valid" is
+            values[name] = value
+    if draw(st.booleans()):  # both bounds or neither: one bound alone may conflict a profile
+        low = draw(st.floats(0, 5, **_FINITE))
+        values["min_endpointing_delay"] = low
+        values["max_endpointing_delay"] = draw(st.floats(max(low, 0.2), 10, **_FINITE))
+    return values
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=valid_participant_settings())
+def test_mint_verify_parse_round_trips_any_valid_settings(values: dict[str, Any]) -> None:
+    argv = [f"--set={name}={json.dumps(value)}" for name, value in values.items()]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = token_tool.main(["mint", "-r", "demo", "--token-only", *argv])
+    assert code == 0
+    claims = verify(out.getvalue().strip())
+    parsed = parse_metadata(claims.metadata)
+    assert parsed.errors == () and parsed.values == values
+    settings_back = resolve(participant=claims.metadata, profiles=ProfileStore.load()).settings
+    assert {name: getattr(settings_back, name) for name in values} == values
