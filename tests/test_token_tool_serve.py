@@ -1,0 +1,232 @@
+"""token_tool serve, answered over real HTTP on 127.0.0.1, as livekit-client's
+TokenSource.endpoint calls it: POST JSON with proto field names, reply read as
+{server_url, participant_token}."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from livekit import api
+
+import token_tool
+from voice_settings import MAX_METADATA_BYTES, ProfileStore
+
+URL = "wss://voice.example.test"
+KEY = "APItestserve"
+SECRET = "serve-test-secret-long-enough-for-hs256-0123456789"
+BEARER = "bearer-secret-for-the-token-endpoint"
+CREDENTIALS = token_tool.Credentials(URL, KEY, SECRET)
+TOOL = Path(token_tool.__file__)
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Callable[..., Any]]:
+    runners: list[web.AppRunner] = []
+
+    async def _start(**overrides: Any) -> str:
+        config = token_tool.ServeConfig(CREDENTIALS, ProfileStore.load(), **overrides)
+        runner = web.AppRunner(token_tool.make_app(config))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    yield _start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def post(base: str, body: Any, headers: dict[str, str] | None = None,
+               raw: bytes | None = None) -> tuple[int, dict[str, Any], Any]:
+    # The headers TokenSource.endpoint sends: Content-Type plus whatever the app configured.
+    sent = {"Content-Type": "application/json", "Origin": "https://app.example", **(headers or {})}
+    data = raw if raw is not None else json.dumps(body).encode()
+    async with aiohttp.ClientSession() as session, session.post(
+            base + token_tool.ENDPOINT_PATH, data=data, headers=sent) as response:
+        return response.status, dict(response.headers), await response.json()
+
+
+def claims_of(reply: dict[str, Any]) -> api.access_token.Claims:
+    return api.TokenVerifier(KEY, SECRET).verify(reply["participant_token"])
+
+
+# Exactly what TokenSource.endpoint sends (request.toJsonString({useProtoFieldName: true})).
+TOKEN_SOURCE_BODY = {
+    "room_name": "demo",
+    "participant_name": "Alice",
+    "participant_identity": "alice",
+    "participant_metadata": '{"endpointing_ms":300,"theme":"dark"}',
+    "participant_attributes": {"tier": "gold"},
+    "room_config": {"agents": [{"agent_name": "voice-agent", "metadata": '{"greeting":"Hi"}'}]},
+}
+
+
+async def test_201_for_a_request_shaped_as_token_source_endpoint_sends_it(start: Any) -> None:
+    base = await start(allowed_agents=frozenset({"voice-agent"}))
+    status, headers, reply = await post(base, TOKEN_SOURCE_BODY)
+    assert status == 201
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert reply["server_url"] == URL
+    assert (reply["room_name"], reply["participant_name"]) == ("demo", "Alice")
+    claims = claims_of(reply)
+    assert (claims.identity, claims.name, claims.video.room) == ("alice", "Alice", "demo")
+    assert claims.metadata == TOKEN_SOURCE_BODY["participant_metadata"]
+    assert claims.attributes == {"tier": "gold"}
+    assert not claims.video.can_update_own_metadata
+    [dispatch] = claims.room_config.agents
+    assert (dispatch.agent_name, dispatch.metadata) == ("voice-agent", '{"greeting":"Hi"}')
+
+
+async def test_201_for_an_empty_request_and_the_default_agent(start: Any) -> None:
+    # TokenSource.endpoint with no options sends "{}"; lowerCamel names are valid proto JSON too.
+    base = await start(default_agent="voice-agent")
+    status, _, reply = await post(base, {})
+    claims = claims_of(reply)
+    assert status == 201 and claims.identity.startswith("user-") and claims.video.room
+    assert [a.agent_name for a in claims.room_config.agents] == ["voice-agent"]
+    status, _, reply = await post(base, {"roomName": "r1", "participantIdentity": "bob"})
+    assert status == 201 and (claims_of(reply).identity, reply["room_name"]) == ("bob", "r1")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"participant_metadata": '{"endpointing_ms": 99999}'}, "endpointing_ms"),
+    ({"participant_metadata": '{"instructions": "  "}'}, "instructions"),
+    ({"participant_metadata": '{"profile": "nope"}'}, "profile"),
+    ({"participant_metadata": "not json"}, "(metadata)"),
+    ({"room_config": {"agents": [{"agent_name": "voice-agent",
+                                  "metadata": '{"turn_detection": "sometimes"}'}]}},
+     "turn_detection"),
+])
+async def test_400_names_the_invalid_field(start: Any, body: dict, field: str) -> None:
+    base = await start()
+    status, headers, reply = await post(base, body)
+    assert status == 400 and "participant_token" not in reply
+    assert field in [e["field"] for e in reply["errors"]]
+    assert all({"field", "value", "message", "source"} <= set(e) for e in reply["errors"])
+    assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'{"room_name": 5}'])
+async def test_400_for_a_malformed_body(start: Any, raw: bytes) -> None:
+    status, _, reply = await post(await start(), None, raw=raw)
+    assert status == 400 and reply["error"]
+
+
+async def test_401_without_the_configured_bearer_secret(start: Any) -> None:
+    base = await start(bearer_secret=BEARER)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": BEARER}):
+        status, response_headers, reply = await post(base, TOKEN_SOURCE_BODY, headers)
+        assert status == 401 and response_headers["WWW-Authenticate"] == "Bearer"
+        assert BEARER not in json.dumps(reply)
+    status, _, _ = await post(base, TOKEN_SOURCE_BODY, {"Authorization": f"Bearer {BEARER}"})
+    assert status == 201
+
+
+@pytest.mark.parametrize("body", [
+    {"room_config": {"agents": [{"agent_name": "someone-else"}]}},
+    {"room_config": {"agents": [{"agent_name": "voice-agent",
+                                 "metadata": '{"llm_model": "gpt-4.1"}'}]}},
+    {"participant_metadata": '{"sttModel": "nova-2"}'},
+    {"room_config": {"max_participants": 1000}},
+])
+async def test_403_for_what_a_client_may_not_choose(start: Any, body: dict) -> None:
+    base = await start(allowed_agents=frozenset({"voice-agent"}))
+    status, _, reply = await post(base, body)
+    assert status == 403 and "participant_token" not in reply
+
+
+async def test_403_names_the_allowed_agents(start: Any) -> None:
+    base = await start(allowed_agents=frozenset({"voice-agent"}))
+    status, _, reply = await post(base, {"room_config": {"agents": [{"agent_name": "x"}]}})
+    assert status == 403 and "voice-agent" in reply["error"] and "'x'" in reply["error"]
+
+
+@pytest.mark.parametrize("body", [
+    {"participant_metadata": json.dumps({"pad": "x" * MAX_METADATA_BYTES})},
+    {"participant_attributes": {"pad": "x" * MAX_METADATA_BYTES}},
+    {"room_config": {"agents": [{"agent_name": "a", "metadata": "x" * (MAX_METADATA_BYTES + 1)}]}},
+])
+async def test_413_over_64_kib(start: Any, body: dict) -> None:
+    status, _, reply = await post(await start(), body)
+    assert status == 413 and "65536" in reply["error"]
+
+
+async def test_413_for_an_oversized_body(start: Any) -> None:
+    raw = b'{"pad": "' + b"x" * (token_tool.MAX_BODY_BYTES + 1) + b'"}'
+    status, _, _ = await post(await start(), None, raw=raw)
+    assert status == 413
+
+
+async def test_404_405_preflight_and_health(start: Any) -> None:
+    base = await start(bearer_secret=BEARER)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base + "/nowhere") as response:
+            assert response.status == 404 and "error" in await response.json()
+        async with session.get(base + token_tool.ENDPOINT_PATH) as response:
+            assert response.status == 405 and "POST" in response.headers["Allow"]
+        # A browser's preflight carries no Authorization header, and must still pass.
+        preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"}
+        async with session.options(base + token_tool.ENDPOINT_PATH,
+                                   headers=preflight) as response:
+            assert response.status == 204
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+            assert "POST" in response.headers["Access-Control-Allow-Methods"]
+            allowed = response.headers["Access-Control-Allow-Headers"].lower()
+            assert "authorization" in allowed and "content-type" in allowed
+        async with session.get(base + token_tool.HEALTH_PATH) as response:
+            assert response.status == 200 and await response.json() == {"status": "ok"}
+
+
+async def test_cors_limited_to_configured_origins(start: Any) -> None:
+    base = await start(cors_origins=frozenset({"https://app.example"}))
+    _, headers, _ = await post(base, {})
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
+    _, headers, _ = await post(base, {}, {"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_serve_command_binds_reads_env_and_answers(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "TOKEN_SERVER"))}
+    env.update(TOKEN_SERVER_SECRET=BEARER, TOKEN_SERVER_ALLOWED_AGENTS="voice-agent,other")
+    (tmp_path / ".env.local").write_text(
+        f"LIVEKIT_URL={URL}\nLIVEKIT_API_KEY={KEY}\nLIVEKIT_API_SECRET={SECRET}\n")
+    process = subprocess.Popen([sys.executable, str(TOOL), "serve", "--port", "0"], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = process.stdout.readline()
+        assert "127.0.0.1" in banner and BEARER not in banner and SECRET not in banner
+        base = banner.split()[2].removesuffix(token_tool.ENDPOINT_PATH)
+        body = json.dumps(TOKEN_SOURCE_BODY).encode()
+        request = _request(base, body, {"Authorization": f"Bearer {BEARER}"})
+        assert request[0] == 201
+        assert api.TokenVerifier(KEY, SECRET).verify(request[1]["participant_token"])
+        assert _request(base, body, {})[0] == 401
+        refused = dict(TOKEN_SOURCE_BODY, room_config={"agents": [{"agent_name": "nope"}]})
+        assert _request(base, json.dumps(refused).encode(),
+                        {"Authorization": f"Bearer {BEARER}"})[0] == 403
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def _request(base: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(base + token_tool.ENDPOINT_PATH, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
