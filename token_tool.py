@@ -642,7 +642,7 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except aiohttp.ClientError as exc:
         raise ToolError(f"cannot reach {credentials.url}: {exc}") from None
     print(f"updated {args.identity} in {args.room}; metadata is now:\n{metadata or '(empty)'}")
-    changed = sorted({canonical_key(k) for k in patch} | set(args.unset) - {None})
+    changed = sorted({canonical_key(k) for k in [*patch, *args.unset]} - {None})
     live = [name for name in changed if name in LIVE_FIELDS]
     later = [name for name in changed if name not in LIVE_FIELDS]
     if live:
