@@ -48,7 +48,7 @@ class Notifier:
         timeout: float = DEFAULT_TIMEOUT,
         what: str = "condition",
     ) -> T:
-        """Return the first truthy value of ``predicate()``; raise TimeoutError after ``timeout``."""
+        """Return the first truthy ``predicate()`` value; TimeoutError after ``timeout`` s."""
         value = predicate()
         if value:
             return value
@@ -57,7 +57,7 @@ class Notifier:
         self._waiters.append(entry)
         try:
             return await asyncio.wait_for(fut, timeout)  # type: ignore[return-value]
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
         finally:
             self._waiters.remove(entry)

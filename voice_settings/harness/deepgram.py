@@ -201,7 +201,7 @@ class DeepgramStandIn:
         assert utt.delivered is not None
         try:
             return await asyncio.wait_for(asyncio.shield(utt.delivered), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(
                 f"utterance {text!r} not delivered within {timeout}s "
                 f"(open connections: {len(self.open_connections)})"
@@ -252,8 +252,14 @@ class DeepgramStandIn:
             utt.delivered.set_result(conn)
 
     def _results(
-        self, conn: DeepgramConnection, utt: Utterance, words: list[dict], start: float,
-        end: float, *, final: bool,
+        self,
+        conn: DeepgramConnection,
+        utt: Utterance,
+        words: list[dict],
+        start: float,
+        end: float,
+        *,
+        final: bool,
     ) -> dict:
         return {
             "type": "Results",
@@ -304,7 +310,8 @@ class DeepgramStandIn:
             self._changed.notify()
             return web.Response(status=400, headers={**headers, "dg-error": err})
 
-        ws = web.WebSocketResponse(headers=headers)
+        ws = web.WebSocketResponse()
+        ws.headers.update(headers)
         await ws.prepare(request)
         outbox: asyncio.Queue[str | None] = asyncio.Queue()
         conn._ws, conn._outbox = ws, outbox

@@ -1,0 +1,415 @@
+"""A loopback stand-in for the parts of the OpenAI API the LiveKit OpenAI plugins use.
+
+Point ``livekit.plugins.openai.LLM(base_url=...)`` and
+``openai.TTS(base_url=..., response_format="pcm")`` (or ``OPENAI_BASE_URL``) at
+``standin.base_url``. Served routes:
+
+* ``GET /v1/models`` -- the plugin's prewarm request.
+* ``POST /v1/chat/completions`` with ``stream: true`` -- answered as Server-Sent
+  Events: ``chat.completion.chunk`` content deltas (or tool-call deltas when
+  scripted), a chunk with a ``finish_reason``, a usage chunk with ``choices: []``,
+  then ``data: [DONE]``.
+* ``POST /v1/audio/speech`` -- 24 kHz s16 mono PCM, a quiet tone whose length is
+  proportional to the input text (``ms_per_char``, capped by ``max_audio_s``); as
+  raw bytes, or as ``speech.audio.delta`` SSE events when the client asks for
+  ``stream_format: "sse"`` (the plugin does for ``gpt-4o-mini-tts``).
+
+Every request is recorded (:class:`ChatRequest`, :class:`SpeechRequest`, and all of
+them in ``.requests``) with conveniences such as ``ChatRequest.system`` (the system
+message text the agent sent) and ``ChatRequest.user_texts``.
+
+Replies are scripted with :meth:`OpenAIStandIn.script_reply` and
+:meth:`OpenAIStandIn.script_tool_call` (consumed one per chat request, in order);
+with nothing scripted, ``default_reply(request)`` answers (by default
+``"You said: <last user text>"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ._util import DEFAULT_TIMEOUT, LoopbackServer, Notifier
+
+__all__ = ["ChatRequest", "OpenAIStandIn", "RecordedRequest", "SpeechRequest", "ToolCall"]
+
+TTS_SAMPLE_RATE = 24000
+
+
+def _text_of(content: Any) -> str:
+    """Text of a chat message ``content``: a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    body: Any
+    authorization_present: bool
+
+
+@dataclass
+class ChatRequest:
+    """One ``POST /chat/completions`` body, with shortcuts into it."""
+
+    body: dict
+
+    @property
+    def model(self) -> str:
+        return self.body.get("model", "")
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.body.get("messages", [])
+
+    @property
+    def system(self) -> str | None:
+        """Text of the first system (or developer) message, i.e. the agent's instructions."""
+        for m in self.messages:
+            if m.get("role") in ("system", "developer"):
+                return _text_of(m.get("content"))
+        return None
+
+    @property
+    def user_texts(self) -> list[str]:
+        return [_text_of(m.get("content")) for m in self.messages if m.get("role") == "user"]
+
+    @property
+    def last_user_text(self) -> str | None:
+        texts = self.user_texts
+        return texts[-1] if texts else None
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t.get("function", {}).get("name", "") for t in self.body.get("tools", []) or []]
+
+    @property
+    def tool_results(self) -> list[dict]:
+        return [m for m in self.messages if m.get("role") == "tool"]
+
+
+@dataclass
+class SpeechRequest:
+    body: dict
+    audio_bytes: int = 0
+
+    @property
+    def input(self) -> str:
+        return self.body.get("input", "")
+
+    @property
+    def voice(self) -> str:
+        return self.body.get("voice", "")
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict
+    call_id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:12]}")
+
+
+Reply = str | list[ToolCall]
+
+
+class OpenAIStandIn:
+    """OpenAI-shaped HTTP server on 127.0.0.1; use as ``async with OpenAIStandIn()``."""
+
+    def __init__(
+        self,
+        *,
+        default_reply: Callable[[ChatRequest], str] | None = None,
+        ms_per_char: float = 3.0,
+        max_audio_s: float = 1.0,
+    ) -> None:
+        self.default_reply = default_reply or (
+            lambda req: f"You said: {req.last_user_text}" if req.last_user_text else "Hello!"
+        )
+        self.ms_per_char = ms_per_char
+        self.max_audio_s = max_audio_s
+        self.requests: list[RecordedRequest] = []
+        self.chat_requests: list[ChatRequest] = []
+        self.speech_requests: list[SpeechRequest] = []
+        self._script: list[Reply | tuple[int, str]] = []
+        self._changed = Notifier()
+        app = web.Application()
+        app.router.add_get("/v1/", self._root)  # openai.TTS.prewarm() warms a connection here
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/audio/speech", self._speech)
+        self._server = LoopbackServer(app)
+
+    async def start(self) -> OpenAIStandIn:
+        await self._server.start()
+        return self
+
+    async def aclose(self) -> None:
+        await self._server.aclose()
+
+    async def __aenter__(self) -> OpenAIStandIn:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def base_url(self) -> str:
+        """Value for ``OPENAI_BASE_URL`` / the plugins' ``base_url`` (ends in ``/v1``)."""
+        return f"{self._server.origin}/v1"
+
+    # -- scripting -----------------------------------------------------------------
+
+    def script_reply(self, text: str) -> None:
+        """The next unscripted chat request is answered with ``text``."""
+        self._script.append(text)
+
+    def script_tool_call(self, name: str, arguments: dict | None = None, **kw: Any) -> ToolCall:
+        """The next chat request is answered with a call to tool ``name``."""
+        call = ToolCall(name=name, arguments=arguments or {}, **kw)
+        self._script.append([call])
+        return call
+
+    def script_error(self, status: int = 500, message: str = "scripted failure") -> None:
+        """The next chat request fails with HTTP ``status``."""
+        self._script.append((status, message))
+
+    # -- observation -----------------------------------------------------------------
+
+    async def wait_for_chat_request(
+        self, count: int = 1, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> ChatRequest:
+        """Wait until ``count`` chat requests have arrived; return the ``count``-th."""
+        return await self._changed.wait_for(
+            lambda: self.chat_requests[count - 1] if len(self.chat_requests) >= count else None,
+            timeout=timeout,
+            what=f"chat request #{count}",
+        )
+
+    async def wait_for_speech_request(
+        self,
+        predicate: Callable[[SpeechRequest], bool] = lambda r: True,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> SpeechRequest:
+        """Wait for a finished TTS request matching ``predicate``."""
+        return await self._changed.wait_for(
+            lambda: next((r for r in self.speech_requests if r.audio_bytes and predicate(r)), None),
+            timeout=timeout,
+            what="speech request",
+        )
+
+    # -- handlers ------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> Any:
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                body=body,
+                authorization_present=bool(request.headers.get("Authorization")),
+            )
+        )
+        return body
+
+    async def _root(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        # what api.openai.com answers for this path
+        return web.json_response(
+            {
+                "error": {
+                    "message": "Invalid URL (GET /v1/)",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            status=404,
+            headers=_request_id_header(),
+        )
+
+    async def _models(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        self._changed.notify()
+        models = ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o-mini-tts", "tts-1"]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "standin"}
+                    for m in models
+                ],
+            },
+            headers=_request_id_header(),
+        )
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request) or {}
+        req = ChatRequest(body=body)
+        self.chat_requests.append(req)
+        self._changed.notify()
+        reply: Reply | tuple[int, str] = (
+            self._script.pop(0) if self._script else self.default_reply(req)
+        )
+        if isinstance(reply, tuple):
+            status, message = reply
+            return web.json_response(
+                {"error": {"message": message, "type": "server_error", "code": None}},
+                status=status,
+                headers=_request_id_header(),
+            )
+        if not body.get("stream"):
+            return web.json_response(_completion(req, reply), headers=_request_id_header())
+
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **_request_id_header()}
+        )
+        await resp.prepare(request)
+        for chunk in _stream_chunks(req, reply):
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request) or {}
+        rec = SpeechRequest(body=body)
+        self.speech_requests.append(rec)
+        pcm = self._tone(len(rec.input))
+        sse = body.get("stream_format") == "sse"
+        ctype = "text/event-stream" if sse else "audio/pcm"
+        resp = web.StreamResponse(headers={"Content-Type": ctype, **_request_id_header()})
+        await resp.prepare(request)
+        step = TTS_SAMPLE_RATE * 2 // 10  # 100 ms per chunk
+        for i in range(0, len(pcm), step):
+            part = pcm[i : i + step]
+            if sse:
+                event = {"type": "speech.audio.delta", "audio": base64.b64encode(part).decode()}
+                await resp.write(f"data: {json.dumps(event)}\n\n".encode())
+            else:
+                await resp.write(part)
+        if sse:
+            done = {
+                "type": "speech.audio.done",
+                "usage": {"input_tokens": len(rec.input.split()), "output_tokens": 1},
+            }
+            await resp.write(f"data: {json.dumps(done)}\n\n".encode())
+        await resp.write_eof()
+        rec.audio_bytes = len(pcm)
+        self._changed.notify()
+        return resp
+
+    def _tone(self, nchars: int) -> bytes:
+        seconds = min(max(nchars, 1) * self.ms_per_char / 1000, self.max_audio_s)
+        n = max(int(seconds * TTS_SAMPLE_RATE), 480)
+        amp = 1000  # quiet 440 Hz tone
+        samples = (int(amp * math.sin(2 * math.pi * 440 * i / TTS_SAMPLE_RATE)) for i in range(n))
+        return b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
+
+
+def _request_id_header() -> dict[str, str]:
+    return {"x-request-id": f"req_{uuid.uuid4().hex}"}
+
+
+def _chunk(req: ChatRequest, cid: str, choices: list[dict], **extra: Any) -> dict:
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": req.model or "gpt-standin",
+        "system_fingerprint": "fp_standin",
+        "choices": choices,
+        **extra,
+    }
+
+
+def _stream_chunks(req: ChatRequest, reply: Reply) -> list[dict]:
+    cid = f"chatcmpl-{uuid.uuid4().hex[:16]}"
+    chunks: list[dict] = []
+    if isinstance(reply, str):
+        pieces = [w + " " for w in reply.split(" ")]
+        pieces[-1] = pieces[-1][:-1]
+        for i, piece in enumerate(pieces):
+            delta: dict = {"content": piece}
+            if i == 0:
+                delta["role"] = "assistant"
+            chunks.append(_chunk(req, cid, [{"index": 0, "delta": delta, "finish_reason": None}]))
+        finish = "stop"
+        completion_tokens = len(pieces)
+    else:
+        for idx, call in enumerate(reply):
+            args = json.dumps(call.arguments)
+            head = {
+                "index": idx,
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            delta = {"role": "assistant", "content": None, "tool_calls": [head]}
+            chunks.append(_chunk(req, cid, [{"index": 0, "delta": delta, "finish_reason": None}]))
+            half = len(args) // 2
+            for part in (args[:half], args[half:]):
+                delta = {"tool_calls": [{"index": idx, "function": {"arguments": part}}]}
+                chunks.append(
+                    _chunk(req, cid, [{"index": 0, "delta": delta, "finish_reason": None}])
+                )
+        finish = "tool_calls"
+        completion_tokens = 5 * len(reply)
+    chunks.append(_chunk(req, cid, [{"index": 0, "delta": {}, "finish_reason": finish}]))
+    prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req.messages)
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    chunks.append(_chunk(req, cid, [], usage=usage))
+    return chunks
+
+
+def _completion(req: ChatRequest, reply: Reply) -> dict:
+    """Non-streaming answer (the plugins stream; kept for other OpenAI clients)."""
+    message: dict = {"role": "assistant", "content": reply if isinstance(reply, str) else None}
+    if not isinstance(reply, str):
+        message["tool_calls"] = [
+            {
+                "id": c.call_id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+            }
+            for c in reply
+        ]
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req.model or "gpt-standin",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "stop" if isinstance(reply, str) else "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }

@@ -1,0 +1,360 @@
+"""``FakeRoom``: a real ``livekit.rtc.Room`` driven locally, with no LiveKit server.
+
+Remote activity is produced by building the protobuf ``RoomEvent`` the FFI would
+deliver and handing it to the real ``Room._on_room_event``, so the SDK's own event
+handling (participant bookkeeping, ``participant_active``, metadata / attribute
+updates, track publication and subscription) runs unchanged, and so does
+everything in livekit-agents that listens to it (``JobContext.wait_for_participant``,
+RoomIO, ``AgentSession``).
+
+Each participant that joins with ``publish_audio=True`` (the default) publishes a
+microphone track that is REAL audio plumbing: an ``rtc.AudioSource`` and
+``rtc.LocalAudioTrack`` created through the native FFI (which works without a
+server) are surfaced to the agent as the ``RemoteAudioTrack`` of a
+``track_subscribed`` event. RoomIO opens a real ``rtc.AudioStream`` on it, so the
+agent's VAD and STT (e.g. the Deepgram stand-in) receive a continuous real-time
+audio stream: silence by default, or PCM handed to :meth:`FakeRoom.play_audio`.
+
+The agent side is :class:`~voice_settings.harness.local_participant.RecordingLocalParticipant`.
+
+Usage::
+
+    room = FakeRoom(name="demo")
+    await room.connect("ws://offline", "token")     # records, connects locally
+    user = await room.join("user-1", metadata='{"endpointingMs": 300}')
+    room.set_metadata("user-1", '{"endpointingMs": 500}')
+    await room.leave("user-1")
+    await room.disconnect()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from livekit import rtc
+from livekit.rtc._ffi_client import INVALID_HANDLE, FfiHandle
+from livekit.rtc._proto import handle_pb2, participant_pb2, room_pb2, track_pb2
+
+from .local_participant import RecordingLocalParticipant
+
+__all__ = ["FakeRoom", "UserAudio"]
+
+STANDARD = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+USER_SAMPLE_RATE = 48000
+_FRAME_MS = 10
+
+
+@dataclass
+class UserAudio:
+    """The microphone of one remote participant: a real FFI audio source and track."""
+
+    track_sid: str
+    source: rtc.AudioSource
+    track: rtc.LocalAudioTrack
+    queue: asyncio.Queue[tuple[bytes, asyncio.Future[None]]] = field(default_factory=asyncio.Queue)
+    frames_sent: int = 0
+    task: asyncio.Task[None] | None = None
+
+    async def _feed(self) -> None:
+        samples = USER_SAMPLE_RATE * _FRAME_MS // 1000
+        silence = np.zeros(samples, dtype=np.int16).tobytes()
+        nbytes = samples * 2
+        while True:
+            if self.queue.empty():
+                await self._capture(silence)
+                continue
+            pcm, done = self.queue.get_nowait()
+            for i in range(0, len(pcm), nbytes):
+                chunk = pcm[i : i + nbytes].ljust(nbytes, b"\0")
+                await self._capture(chunk)
+            if not done.done():
+                done.set_result(None)
+
+    async def _capture(self, pcm: bytes) -> None:
+        n = len(pcm) // 2
+        # capture_frame waits while the source's queue is full: real-time pacing
+        await self.source.capture_frame(rtc.AudioFrame(pcm, USER_SAMPLE_RATE, 1, n))
+        self.frames_sent += 1
+
+    async def aclose(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        while not self.queue.empty():
+            _, done = self.queue.get_nowait()
+            done.cancel()
+        await self.source.aclose()
+
+
+class FakeRoom(rtc.Room):
+    """A ``rtc.Room`` whose server is this object. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "fake-room",
+        sid: str | None = None,
+        agent_identity: str = "agent",
+        agent_name: str = "",
+        echo_local_updates: bool = True,
+        record_agent_audio: bool = True,
+    ) -> None:
+        super().__init__()
+        self._info.name = name
+        self._info.sid = sid or f"RM_{uuid.uuid4().hex[:12]}"
+        self._resolve_first_sid(self._info.sid)
+        self._agent_identity = agent_identity
+        self._agent_name = agent_name
+        self.echo_local_updates = echo_local_updates
+        self._record_agent_audio = record_agent_audio
+        self.connect_calls: list[tuple[str, str]] = []
+        self.dispatched: list[str] = []  # names of room events fed to _on_room_event
+        self.user_audio: dict[str, UserAudio] = {}
+
+    def __del__(self) -> None:  # no FFI queue subscription to release
+        pass
+
+    @property
+    def local_participant(self) -> RecordingLocalParticipant:
+        return super().local_participant  # type: ignore[return-value]
+
+    # -- connection ----------------------------------------------------------------
+
+    async def connect(self, url: str, token: str, options: rtc.RoomOptions | None = None) -> None:
+        """Record ``url``/``token`` and become connected; no network is used."""
+        self.connect_calls.append((url, token))
+        if self.isconnected():
+            return
+        self._ffi_handle = FfiHandle(INVALID_HANDLE)  # isconnected() checks it is set
+        self._local_participant = RecordingLocalParticipant(
+            self,
+            identity=self._agent_identity,
+            name=self._agent_name,
+            record_audio=self._record_agent_audio,
+        )
+        self._dispatch(
+            room_pb2.RoomEvent(
+                connection_state_changed=room_pb2.ConnectionStateChanged(
+                    state=rtc.ConnectionState.CONN_CONNECTED
+                )
+            )
+        )
+
+    async def disconnect(
+        self, *, reason: rtc.DisconnectReason.ValueType = rtc.DisconnectReason.CLIENT_INITIATED
+    ) -> None:
+        """Stop every user's audio and the agent's recorders, then report disconnection."""
+        if not self.isconnected():
+            return
+        for identity in list(self.user_audio):
+            await self._stop_audio(identity)
+        await self.local_participant._aclose()
+        self.local_participant._info.disconnect_reason = reason
+        self._dispatch(
+            room_pb2.RoomEvent(
+                connection_state_changed=room_pb2.ConnectionStateChanged(
+                    state=rtc.ConnectionState.CONN_DISCONNECTED
+                )
+            )
+        )
+        self._dispatch(room_pb2.RoomEvent(disconnected=room_pb2.Disconnected(reason=reason)))
+
+    aclose = disconnect
+
+    # -- remote participants ----------------------------------------------------------
+
+    async def join(
+        self,
+        identity: str,
+        *,
+        name: str = "",
+        metadata: str = "",
+        attributes: dict[str, str] | None = None,
+        kind: rtc.ParticipantKind.ValueType = STANDARD,
+        publish_audio: bool = True,
+    ) -> rtc.RemoteParticipant:
+        """A remote participant connects, becomes ACTIVE and (optionally) publishes a mic."""
+        info = participant_pb2.ParticipantInfo(
+            sid=f"PA_{uuid.uuid4().hex[:12]}",
+            identity=identity,
+            name=name,
+            metadata=metadata,
+            attributes=attributes or {},
+            kind=kind,
+            state=participant_pb2.ParticipantState.PARTICIPANT_STATE_JOINED,
+            joined_at=int(time.time() * 1000),
+        )
+        owned = participant_pb2.OwnedParticipant(
+            handle=handle_pb2.FfiOwnedHandle(id=INVALID_HANDLE), info=info
+        )
+        self._dispatch(
+            room_pb2.RoomEvent(participant_connected=room_pb2.ParticipantConnected(info=owned))
+        )
+        self._dispatch(
+            room_pb2.RoomEvent(
+                participant_active=room_pb2.ParticipantActive(participant_identity=identity)
+            )
+        )
+        if publish_audio:
+            self._publish_microphone(identity)
+        await asyncio.sleep(0)
+        return self.remote_participants[identity]
+
+    def _publish_microphone(self, identity: str) -> None:
+        sid = f"TR_{uuid.uuid4().hex[:12]}"
+        source = rtc.AudioSource(USER_SAMPLE_RATE, 1, queue_size_ms=50)
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
+        audio = UserAudio(track_sid=sid, source=source, track=track)
+        pub_info = track_pb2.TrackPublicationInfo(
+            sid=sid,
+            name="microphone",
+            kind=track_pb2.TrackKind.KIND_AUDIO,
+            source=track_pb2.TrackSource.SOURCE_MICROPHONE,
+            mime_type="audio/opus",
+            remote=True,
+        )
+        self._dispatch(
+            room_pb2.RoomEvent(
+                track_published=room_pb2.TrackPublished(
+                    participant_identity=identity,
+                    publication=track_pb2.OwnedTrackPublication(
+                        handle=handle_pb2.FfiOwnedHandle(id=INVALID_HANDLE), info=pub_info
+                    ),
+                )
+            )
+        )
+        # The subscribed RemoteAudioTrack wraps the native handle of our local track,
+        # so AudioStream.from_track() reads what the source captures. It takes over
+        # the handle: the local wrapper must not drop it a second time.
+        track_info = track_pb2.TrackInfo(
+            sid=sid,
+            name="microphone",
+            kind=track_pb2.TrackKind.KIND_AUDIO,
+            stream_state=track_pb2.StreamState.STATE_ACTIVE,
+            remote=True,
+        )
+        handle_id = track._ffi_handle.handle
+        track._ffi_handle.mark_consumed()
+        self._dispatch(
+            room_pb2.RoomEvent(
+                track_subscribed=room_pb2.TrackSubscribed(
+                    participant_identity=identity,
+                    track=track_pb2.OwnedTrack(
+                        handle=handle_pb2.FfiOwnedHandle(id=handle_id), info=track_info
+                    ),
+                )
+            )
+        )
+        audio.task = asyncio.create_task(audio._feed(), name=f"user-audio-{identity}")
+        self.user_audio[identity] = audio
+
+    def play_audio(self, identity: str, pcm: bytes) -> asyncio.Future[None]:
+        """Queue 48 kHz s16 mono PCM on ``identity``'s mic; resolves once captured."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.user_audio[identity].queue.put_nowait((pcm, done))
+        return done
+
+    def set_metadata(self, identity: str, metadata: str) -> None:
+        """The server reports new metadata for ``identity`` (participant_metadata_changed)."""
+        self._emit_metadata(identity, metadata)
+
+    def set_attributes(self, identity: str, attributes: dict[str, str]) -> None:
+        """The server reports changed attributes for ``identity`` (merged into the old ones)."""
+        participant = self._retrieve_participant(identity)
+        assert participant is not None, f"unknown participant {identity!r}"
+        self._emit_attributes(identity, {**participant.attributes, **attributes}, attributes)
+
+    def set_name(self, identity: str, name: str) -> None:
+        self._emit_name(identity, name)
+
+    async def leave(
+        self,
+        identity: str,
+        reason: rtc.DisconnectReason.ValueType = rtc.DisconnectReason.CLIENT_INITIATED,
+    ) -> None:
+        """``identity`` unpublishes its mic and disconnects (participant_disconnected)."""
+        audio = self.user_audio.get(identity)
+        if audio is not None:
+            self._dispatch(
+                room_pb2.RoomEvent(
+                    track_unsubscribed=room_pb2.TrackUnsubscribed(
+                        participant_identity=identity, track_sid=audio.track_sid
+                    )
+                )
+            )
+            self._dispatch(
+                room_pb2.RoomEvent(
+                    track_unpublished=room_pb2.TrackUnpublished(
+                        participant_identity=identity, publication_sid=audio.track_sid
+                    )
+                )
+            )
+            await self._stop_audio(identity)
+        self._dispatch(
+            room_pb2.RoomEvent(
+                participant_disconnected=room_pb2.ParticipantDisconnected(
+                    participant_identity=identity, disconnect_reason=reason
+                )
+            )
+        )
+        await asyncio.sleep(0)
+
+    async def _stop_audio(self, identity: str) -> None:
+        audio = self.user_audio.pop(identity, None)
+        if audio is not None:
+            await audio.aclose()
+
+    # -- event plumbing ------------------------------------------------------------
+
+    def _dispatch(self, event: room_pb2.RoomEvent) -> None:
+        """Feed one event to the SDK's real handler, as Room._listen_task would."""
+        event.room_handle = INVALID_HANDLE
+        self.dispatched.append(event.WhichOneof("message") or "")
+        self._on_room_event(event)
+
+    def _emit_metadata(self, identity: str, metadata: str) -> None:
+        if identity == self._agent_identity and not self.echo_local_updates:
+            self.local_participant._info.metadata = metadata
+            return
+        self._dispatch(
+            room_pb2.RoomEvent(
+                participant_metadata_changed=room_pb2.ParticipantMetadataChanged(
+                    participant_identity=identity, metadata=metadata
+                )
+            )
+        )
+
+    def _emit_name(self, identity: str, name: str) -> None:
+        if identity == self._agent_identity and not self.echo_local_updates:
+            self.local_participant._info.name = name
+            return
+        self._dispatch(
+            room_pb2.RoomEvent(
+                participant_name_changed=room_pb2.ParticipantNameChanged(
+                    participant_identity=identity, name=name
+                )
+            )
+        )
+
+    def _emit_attributes(
+        self, identity: str, attributes: dict[str, str], changed: dict[str, str]
+    ) -> None:
+        if identity == self._agent_identity and not self.echo_local_updates:
+            self.local_participant._info.attributes.clear()
+            self.local_participant._info.attributes.update(attributes)
+            return
+        entries = [room_pb2.AttributesEntry(key=k, value=v) for k, v in attributes.items()]
+        changed_entries = [room_pb2.AttributesEntry(key=k, value=v) for k, v in changed.items()]
+        self._dispatch(
+            room_pb2.RoomEvent(
+                participant_attributes_changed=room_pb2.ParticipantAttributesChanged(
+                    participant_identity=identity,
+                    attributes=entries,
+                    changed_attributes=changed_entries,
+                )
+            )
+        )
