@@ -267,6 +267,12 @@ def grants_json(grants: api.VideoGrants) -> dict[str, Any]:
             if v is not None and v != ""}
 
 
+def non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def parse_duration(text: str) -> dt.timedelta:
     """A Go-style duration as `lk` takes it: 90s, 15m, 1h30m, 2.5h."""
     parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
@@ -292,6 +298,7 @@ def attributes_arg(args: argparse.Namespace) -> dict[str, str]:
         if not sep or not key:
             raise usage_error(f"--attribute {item!r}: expected KEY=VALUE")
         attributes[key] = value
+    encode(attributes, "attributes")
     return attributes
 
 
@@ -743,8 +750,9 @@ def add_settings_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_mint_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-r", "--room", required=True, help="room the token joins")
-    parser.add_argument("-i", "--identity", help="participant identity (default: user-<random>)")
+    parser.add_argument("-r", "--room", required=True, type=non_empty, help="room the token joins")
+    parser.add_argument("-i", "--identity", type=non_empty,
+                        help="participant identity (default: user-<random>)")
     parser.add_argument("-n", "--name", help="participant display name")
     parser.add_argument("--attribute", metavar="KEY=VALUE", action="append", default=[],
                         help="participant attribute; repeatable")
@@ -788,8 +796,10 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_update_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-r", "--room", required=True, help="room the participant is in")
-    parser.add_argument("-i", "--identity", required=True, help="participant identity")
+    parser.add_argument("-r", "--room", required=True, type=non_empty,
+                        help="room the participant is in")
+    parser.add_argument("-i", "--identity", required=True, type=non_empty,
+                        help="participant identity")
     add_settings_args(parser)
     parser.add_argument("--unset", metavar="KEY", action="append", default=[],
                         help="remove this key (any spelling of the field) from the metadata")

@@ -143,6 +143,8 @@ def test_output_modes_and_default_subcommand() -> None:
     (["--valid-for", "0s"], ["--valid-for"]),
     (["--valid-for", "soon"], ["--valid-for", "soon"]),
     (["--attribute", "novalue"], ["--attribute", "KEY=VALUE"]),
+    (["--attribute", "pad=" + "x" * 70_000], ["attributes", "65536"]),
+    (["--room", " "], ["--room", "empty"]),
 ])
 def test_invalid_input_exits_2_names_the_problem_and_signs_nothing(
         monkeypatch: pytest.MonkeyPatch, argv: list[str], named: list[str]) -> None:
