@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from livekit.agents import JobContext, utils
 from livekit.agents.testing import fake_job_context
@@ -41,6 +42,7 @@ __all__ = ["OfflineStack"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Entrypoint = Callable[[JobContext], Awaitable[Any]]
 
 
@@ -74,6 +76,7 @@ class OfflineStack:
         self._shutdown_requested = asyncio.Event()
         self._saved_env: dict[str, str | None] = {}
         self._stack = contextlib.AsyncExitStack()
+        self._context: contextvars.Context | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -90,21 +93,29 @@ class OfflineStack:
         }
 
     async def __aenter__(self) -> OfflineStack:
+        # The job context and the http session are bound in a private contextvars
+        # Context that the entrypoint and the shutdown run in: the caller's context is
+        # left untouched, and entering/exiting from different tasks (fixtures) works.
+        self._context = contextvars.copy_context()
         try:
             await self._stack.enter_async_context(self.deepgram)
             await self._stack.enter_async_context(self.openai)
             self._set_env()
             self._stack.callback(self._restore_env)
-            await self._stack.enter_async_context(utils.http_context.open())
+            http_cm = utils.http_context.open()
+            await self._in_context(http_cm.__aenter__())
+            self._stack.push_async_callback(
+                lambda: self._in_context(http_cm.__aexit__(None, None, None))
+            )
             self.room = FakeRoom(name=self.room_name, agent_identity=self.agent_identity)
             await self.room.connect(self.env["LIVEKIT_URL"], "offline-token")
-            self.ctx = self._stack.enter_context(
-                fake_job_context(
-                    room=self.room,
-                    job_metadata=self.job_metadata,
-                    agent_identity=self.room.local_participant.identity,
-                )
+            job_cm = fake_job_context(
+                room=self.room,
+                job_metadata=self.job_metadata,
+                agent_identity=self.room.local_participant.identity,
             )
+            self.ctx = self._context.run(job_cm.__enter__)
+            self._stack.callback(self._context.run, job_cm.__exit__, None, None, None)
             self.ctx._on_shutdown = self._on_shutdown  # what ctx.shutdown() reports to
         except BaseException:
             await self._stack.aclose()
@@ -113,16 +124,22 @@ class OfflineStack:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self._shutdown_job()
+            await self._in_context(self._shutdown_job())
         finally:
             await self._stack.aclose()
+
+    async def _in_context(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` as a task running in the stack's private context."""
+        return await asyncio.create_task(coro, context=self._context)
 
     def start(self, entrypoint: Entrypoint) -> asyncio.Task[Any]:
         """Run ``entrypoint(ctx)`` as a task with the fake JobContext as current job."""
         assert self.ctx is not None, "use `async with OfflineStack() as stack`"
         if self.task is not None:
             raise RuntimeError("an entrypoint is already running")
-        self.task = asyncio.create_task(entrypoint(self.ctx), name="offline-entrypoint")
+        self.task = asyncio.create_task(
+            entrypoint(self.ctx), name="offline-entrypoint", context=self._context
+        )
         return self.task
 
     async def wait_for_shutdown_request(self, timeout: float = 10.0) -> str:
