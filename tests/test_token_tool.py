@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from livekit import api
 
 import token_tool
-from voice_settings import ProfileStore, parse_metadata, resolve
+from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve
 from voice_settings.parsing import validate_field
 
 URL = "wss://voice.example.test"
@@ -254,6 +254,8 @@ def test_inspect_exits_2_for_a_token_with_invalid_settings() -> None:
 # --- Property: for any valid settings, mint -> verify -> parse gives them back --------------
 
 _FINITE = {"allow_nan": False, "allow_infinity": False}
+_MODEL_ID = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:/ -]{0,30}\Z")
+# Candidates stray outside the valid ranges on purpose; the library's validator filters them.
 _CANDIDATES = {
     "endpointing_ms": st.integers(-10, 6000),
     "utterance_end_ms": st.none() | st.integers(900, 6000),
@@ -270,16 +272,21 @@ _CANDIDATES = {
     "greeting": st.text(max_size=120),
     "assistant_id": st.from_regex(r"\A[A-Za-z0-9._:@/ -]{1,40}\Z"),
     "profile": st.sampled_from(["default", "patient", "snappy", "dictation"]),
+    "stt_model": _MODEL_ID,
+    "stt_language": st.sampled_from(["en-US", "de", "multi", "pt-BR", "english please"]),
+    "llm_model": _MODEL_ID,
+    "tts_model": _MODEL_ID,
+    "tts_voice": st.from_regex(r"\A[A-Za-z0-9_ -]{1,20}\Z"),
 }
 
 
 @st.composite
-def valid_participant_settings(draw: st.DrawFn) -> dict[str, Any]:
+def valid_settings(draw: st.DrawFn) -> dict[str, Any]:
     chosen = draw(st.sets(st.sampled_from(sorted(_CANDIDATES))))
     values = {}
     for name in sorted(chosen):
         value = draw(_CANDIDATES[name])
-        if validate_field(name, value)[1] is None:  # the library decides what "valid" is
+        if validate_field(name, value)[1] is None:
             values[name] = value
     if draw(st.booleans()):  # both bounds or neither: one bound alone may conflict a profile
         low = draw(st.floats(0, 5, **_FINITE))
@@ -288,16 +295,21 @@ def valid_participant_settings(draw: st.DrawFn) -> dict[str, Any]:
     return values
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(values=valid_participant_settings())
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(values=valid_settings())
 def test_mint_verify_parse_round_trips_any_valid_settings(values: dict[str, Any]) -> None:
     argv = [f"--set={name}={json.dumps(value)}" for name, value in values.items()]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = token_tool.main(["mint", "-r", "demo", "--token-only", *argv])
+        code = token_tool.main(["mint", "-r", "demo", "--token-only", "--agent", "a", *argv])
     assert code == 0
     claims = verify(out.getvalue().strip())
-    parsed = parse_metadata(claims.metadata)
-    assert parsed.errors == () and parsed.values == values
-    settings_back = resolve(participant=claims.metadata, profiles=ProfileStore.load()).settings
-    assert {name: getattr(settings_back, name) for name in values} == values
+    participant, dispatch = claims.metadata, claims.room_config.agents[0].metadata
+    from_participant = parse_metadata(participant)
+    from_dispatch = parse_metadata(dispatch, Source.DISPATCH)
+    assert from_participant.errors == from_dispatch.errors == ()
+    assert set(from_dispatch.values) <= OPERATOR_FIELDS
+    assert {**from_participant.values, **from_dispatch.values} == values
+    resolution = resolve(participant=participant, dispatch=dispatch, profiles=ProfileStore.load())
+    assert {name: getattr(resolution.settings, name) for name in values} == values
