@@ -619,7 +619,7 @@ def merged_metadata(current: str, patch: Mapping[str, Any], unset: Sequence[str]
 
 
 async def update_participant(credentials: Credentials, args: argparse.Namespace,
-                             patch: Mapping[str, Any], store: ProfileStore) -> tuple[str, Any]:
+                             patch: Mapping[str, Any], store: ProfileStore) -> str:
     unset = [canonical_key(k) or k for k in args.unset]
     async with api.LiveKitAPI(credentials.url, credentials.api_key,
                               credentials.api_secret) as lkapi:
@@ -631,8 +631,8 @@ async def update_participant(credentials: Credentials, args: argparse.Namespace,
         note_unknown_keys(checked(resolve(participant=metadata or None, profiles=store)))
         request = api.UpdateParticipantRequest(room=args.room, identity=args.identity,
                                                metadata=metadata)
-        info = await lkapi.room.update_participant(request)
-    return metadata, info
+        await lkapi.room.update_participant(request)
+    return metadata
 
 
 def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -643,10 +643,10 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                           "--metadata or --unset")
     credentials = load_credentials(env, dev=args.dev)
     try:
-        metadata, _ = asyncio.run(update_participant(credentials, args, patch, store))
+        metadata = asyncio.run(update_participant(credentials, args, patch, store))
     except api.ServerError as exc:
         raise ToolError(f"LiveKit server refused: {exc.code}: {exc.message}") from None
-    except aiohttp.ClientError as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise ToolError(f"cannot reach {credentials.url}: {exc}") from None
     print(f"updated {args.identity} in {args.room}; metadata is now:\n{metadata or '(empty)'}")
     changed = sorted({canonical_key(k) for k in [*patch, *args.unset]} - {None})
