@@ -29,102 +29,25 @@ from __future__ import annotations
 import base64
 import json
 import math
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ._util import DEFAULT_TIMEOUT, LoopbackServer, Notifier
+from .openai_wire import (
+    TTS_SAMPLE_RATE,
+    ChatRequest,
+    RecordedRequest,
+    Reply,
+    SpeechRequest,
+    ToolCall,
+    completion,
+    request_id_header,
+    stream_chunks,
+)
 
 __all__ = ["ChatRequest", "OpenAIStandIn", "RecordedRequest", "SpeechRequest", "ToolCall"]
-
-TTS_SAMPLE_RATE = 24000
-
-
-def _text_of(content: Any) -> str:
-    """Text of a chat message ``content``: a string or a list of typed parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    body: Any
-    authorization_present: bool
-
-
-@dataclass
-class ChatRequest:
-    """One ``POST /chat/completions`` body, with shortcuts into it."""
-
-    body: dict
-
-    @property
-    def model(self) -> str:
-        return self.body.get("model", "")
-
-    @property
-    def messages(self) -> list[dict]:
-        return self.body.get("messages", [])
-
-    @property
-    def system(self) -> str | None:
-        """Text of the first system (or developer) message, i.e. the agent's instructions."""
-        for m in self.messages:
-            if m.get("role") in ("system", "developer"):
-                return _text_of(m.get("content"))
-        return None
-
-    @property
-    def user_texts(self) -> list[str]:
-        return [_text_of(m.get("content")) for m in self.messages if m.get("role") == "user"]
-
-    @property
-    def last_user_text(self) -> str | None:
-        texts = self.user_texts
-        return texts[-1] if texts else None
-
-    @property
-    def tool_names(self) -> list[str]:
-        return [t.get("function", {}).get("name", "") for t in self.body.get("tools", []) or []]
-
-    @property
-    def tool_results(self) -> list[dict]:
-        return [m for m in self.messages if m.get("role") == "tool"]
-
-
-@dataclass
-class SpeechRequest:
-    body: dict
-    audio_bytes: int = 0
-
-    @property
-    def input(self) -> str:
-        return self.body.get("input", "")
-
-    @property
-    def voice(self) -> str:
-        return self.body.get("voice", "")
-
-
-@dataclass
-class ToolCall:
-    name: str
-    arguments: dict
-    call_id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:12]}")
-
-
-Reply = str | list[ToolCall]
 
 
 class OpenAIStandIn:
@@ -246,7 +169,7 @@ class OpenAIStandIn:
                 }
             },
             status=404,
-            headers=_request_id_header(),
+            headers=request_id_header(),
         )
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -261,7 +184,7 @@ class OpenAIStandIn:
                     for m in models
                 ],
             },
-            headers=_request_id_header(),
+            headers=request_id_header(),
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -277,16 +200,16 @@ class OpenAIStandIn:
             return web.json_response(
                 {"error": {"message": message, "type": "server_error", "code": None}},
                 status=status,
-                headers=_request_id_header(),
+                headers=request_id_header(),
             )
         if not body.get("stream"):
-            return web.json_response(_completion(req, reply), headers=_request_id_header())
+            return web.json_response(completion(req, reply), headers=request_id_header())
 
         resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", **_request_id_header()}
+            headers={"Content-Type": "text/event-stream", **request_id_header()}
         )
         await resp.prepare(request)
-        for chunk in _stream_chunks(req, reply):
+        for chunk in stream_chunks(req, reply):
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
@@ -299,7 +222,7 @@ class OpenAIStandIn:
         pcm = self._tone(len(rec.input))
         sse = body.get("stream_format") == "sse"
         ctype = "text/event-stream" if sse else "audio/pcm"
-        resp = web.StreamResponse(headers={"Content-Type": ctype, **_request_id_header()})
+        resp = web.StreamResponse(headers={"Content-Type": ctype, **request_id_header()})
         await resp.prepare(request)
         step = TTS_SAMPLE_RATE * 2 // 10  # 100 ms per chunk
         for i in range(0, len(pcm), step):
@@ -326,90 +249,3 @@ class OpenAIStandIn:
         amp = 1000  # quiet 440 Hz tone
         samples = (int(amp * math.sin(2 * math.pi * 440 * i / TTS_SAMPLE_RATE)) for i in range(n))
         return b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
-
-
-def _request_id_header() -> dict[str, str]:
-    return {"x-request-id": f"req_{uuid.uuid4().hex}"}
-
-
-def _chunk(req: ChatRequest, cid: str, choices: list[dict], **extra: Any) -> dict:
-    return {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": req.model or "gpt-standin",
-        "system_fingerprint": "fp_standin",
-        "choices": choices,
-        **extra,
-    }
-
-
-def _stream_chunks(req: ChatRequest, reply: Reply) -> list[dict]:
-    cid = f"chatcmpl-{uuid.uuid4().hex[:16]}"
-    chunks: list[dict] = []
-    if isinstance(reply, str):
-        pieces = [w + " " for w in reply.split(" ")]
-        pieces[-1] = pieces[-1][:-1]
-        for i, piece in enumerate(pieces):
-            delta: dict = {"content": piece}
-            if i == 0:
-                delta["role"] = "assistant"
-            chunks.append(_chunk(req, cid, [{"index": 0, "delta": delta, "finish_reason": None}]))
-        finish = "stop"
-        completion_tokens = len(pieces)
-    else:
-        for idx, call in enumerate(reply):
-            args = json.dumps(call.arguments)
-            head = {
-                "index": idx,
-                "id": call.call_id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": ""},
-            }
-            delta = {"role": "assistant", "content": None, "tool_calls": [head]}
-            chunks.append(_chunk(req, cid, [{"index": 0, "delta": delta, "finish_reason": None}]))
-            half = len(args) // 2
-            for part in (args[:half], args[half:]):
-                delta = {"tool_calls": [{"index": idx, "function": {"arguments": part}}]}
-                chunks.append(
-                    _chunk(req, cid, [{"index": 0, "delta": delta, "finish_reason": None}])
-                )
-        finish = "tool_calls"
-        completion_tokens = 5 * len(reply)
-    chunks.append(_chunk(req, cid, [{"index": 0, "delta": {}, "finish_reason": finish}]))
-    prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req.messages)
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
-    chunks.append(_chunk(req, cid, [], usage=usage))
-    return chunks
-
-
-def _completion(req: ChatRequest, reply: Reply) -> dict:
-    """Non-streaming answer (the plugins stream; kept for other OpenAI clients)."""
-    message: dict = {"role": "assistant", "content": reply if isinstance(reply, str) else None}
-    if not isinstance(reply, str):
-        message["tool_calls"] = [
-            {
-                "id": c.call_id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-            }
-            for c in reply
-        ]
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": req.model or "gpt-standin",
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": "stop" if isinstance(reply, str) else "tool_calls",
-            }
-        ],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-    }

@@ -1,0 +1,70 @@
+"""What the agent's :class:`RecordingLocalParticipant` records instead of sending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+
+__all__ = ["AudioRecording", "RecordedStream", "SentData"]
+
+
+@dataclass
+class SentData:
+    """One ``publish_data`` / ``send_text`` / ``send_bytes`` call."""
+
+    kind: str
+    payload: bytes | str
+    topic: str = ""
+    destination_identities: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordedStream:
+    """A text or byte stream opened with ``stream_text`` / ``stream_bytes``."""
+
+    topic: str
+    attributes: dict[str, str]
+    info: rtc.TextStreamInfo | rtc.ByteStreamInfo
+    sender_identity: str | None = None
+    chunks: list[Any] = field(default_factory=list)
+    closed: bool = False
+    close_attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "".join(c for c in self.chunks if isinstance(c, str))
+
+    async def write(self, data: str | bytes) -> None:
+        if self.closed:
+            raise RuntimeError("Cannot write after stream is closed")
+        self.chunks.append(data)
+
+    async def aclose(self, *, reason: str = "", attributes: dict[str, str] | None = None) -> None:
+        self.closed = True
+        self.close_attributes = dict(attributes or {})
+
+
+@dataclass
+class AudioRecording:
+    """Audio the agent played on one of its published tracks."""
+
+    track_name: str
+    sample_rate: int = 24000
+    frames: int = 0
+    samples: int = 0
+    pcm: bytearray = field(default_factory=bytearray)
+
+    @property
+    def duration(self) -> float:
+        """Seconds read from the track, including the silence a source plays when idle."""
+        return self.samples / self.sample_rate
+
+    @property
+    def voiced_seconds(self) -> float:
+        """Seconds of non-silent audio (what TTS actually produced)."""
+        samples = np.frombuffer(bytes(self.pcm), dtype=np.int16)
+        return int(np.count_nonzero(np.abs(samples.astype(np.int32)) > 64)) / self.sample_rate
