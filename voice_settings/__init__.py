@@ -23,6 +23,7 @@ from .parsing import (
     parse_assignment,
     parse_metadata,
     split_by_audience,
+    validate_field,
 )
 from .profiles import ProfileError, ProfileStore
 from .sources import Resolution, resolve
@@ -32,5 +33,5 @@ __all__ = [
     "OPERATOR_FIELDS", "PARTICIPANT_FIELDS", "PROFILE_FIELDS", "FieldChange", "ParsedMetadata",
     "ProfileError", "ProfileStore", "Resolution", "SettingsError", "Source", "VoiceSettings",
     "diff", "parse_assignment", "parse_metadata", "pending_fields", "resolve",
-    "split_by_audience",
+    "split_by_audience", "validate_field",
 ]
