@@ -7,6 +7,7 @@ allowed, with a hint where a unit mix-up is likely ("did you mean 0.5?").
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -59,7 +60,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else repr(value)
     if isinstance(value, list | dict):
-        text = repr(value)
+        try:  # strict JSON: 1e999 inside a list decodes to inf, which JSON cannot hold
+            text = json.dumps(value, allow_nan=False)
+        except (ValueError, TypeError, RecursionError):
+            return shown(value)
         return value if len(text) <= 200 else text[:200] + "..."
     return shown(value)
 
@@ -68,6 +72,8 @@ def shown(value: Any) -> str:
     """A value as the user wrote it, shortened for messages and logs."""
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
+        # A JSON escape such as "\ud800" decodes to a lone surrogate that no log can encode.
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
         return f'"{text}"' if len(value) <= 60 else f'"{text}" ({len(value)} characters)'
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
@@ -134,10 +140,11 @@ def _unit_hint(field: str, value: Any) -> str:
     ge, le, _, _ = _bounds(field)
     if ge is None or le is None:
         return ""
-    if unit == "s" and value > le and ge <= value / 1000 <= le:
+    # Compare before dividing or converting: a huge int cannot become a float.
+    if unit == "s" and value > le and ge * 1000 <= value <= le * 1000:
         return f" Did you mean {value / 1000:g}? This field is in seconds."
-    too_small_or_fractional = value < ge or not float(value).is_integer()
-    if unit == "ms" and too_small_or_fractional and ge <= value * 1000 <= le:
+    fractional = isinstance(value, float) and not value.is_integer()
+    if unit == "ms" and (value < ge or fractional) and ge <= value * 1000 <= le:
         return f" Did you mean {value * 1000:g}? This field is in milliseconds."
     return ""
 

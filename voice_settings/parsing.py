@@ -19,6 +19,8 @@ from pydantic.alias_generators import to_camel
 from .errors import METADATA, SettingsError, Source, describe, shown
 from .model import FIELDS, OPERATOR_FIELDS, VoiceSettings
 
+_MIN, _MAX = "min_endpointing_delay", "max_endpointing_delay"
+
 MAX_METADATA_BYTES = 64 * 1024
 """LiveKit's metadata limit in older servers and parts of the docs; we never accept more."""
 
@@ -168,8 +170,21 @@ def _parse(raw: Any, source: Source) -> ParsedMetadata:
         else:
             errors.append(SettingsError(name, value, message))
             rejected.add(name)
+    errors.extend(_drop_contradictory_bounds(values, rejected))
     errors = [SettingsError(e.field, e.value, e.message, source) for e in errors]
     return ParsedMetadata(values, tuple(errors), tuple(unknown), frozenset(rejected))
+
+
+def _drop_contradictory_bounds(values: dict[str, Any], rejected: set[str]) -> list[SettingsError]:
+    """min > max from one source: neither is trustworthy, so both are refused like bad values
+    (the next lower source supplies them; a running call keeps what it had)."""
+    low, high = values.get(_MIN), values.get(_MAX)
+    if low is None or high is None or low <= high:
+        return []
+    del values[_MIN], values[_MAX]
+    rejected.update((_MIN, _MAX))
+    return [SettingsError(_MIN, low, f"min_endpointing_delay {low:g} s is above "
+                          f"max_endpointing_delay {high:g} s given beside it; both were ignored.")]
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
