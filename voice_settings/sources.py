@@ -47,32 +47,35 @@ class _Layers:
         self.values: dict[str, Any] = _DEFAULTS.model_dump()
         self.sources: dict[str, Source] = dict.fromkeys(FIELDS, Source.DEFAULT)
         self.errors: list[SettingsError] = []
+        self._applied = 0
+        # Which layer (by order applied) set each bound, and as what source; 0: the defaults.
+        self._bound_set_by: dict[str, tuple[int, Source | None]] = dict.fromkeys(
+            (_MIN, _MAX), (0, None))
 
     def apply(self, values: Mapping[str, Any], source: Source) -> None:
-        before = (self.values[_MIN], self.values[_MAX], self.sources[_MIN], self.sources[_MAX])
+        self._applied += 1
         for name, value in values.items():
             self.values[name], self.sources[name] = value, source
-        if self.values[_MIN] > self.values[_MAX]:
-            self._resolve_conflict(values, source, before)
+            if name in self._bound_set_by:
+                self._bound_set_by[name] = (self._applied, source)
 
-    def _resolve_conflict(self, values: Mapping[str, Any], source: Source,
-                          before: tuple[Any, Any, Source, Source]) -> None:
-        low, high = self.values[_MIN], self.values[_MAX]
-        if _MIN in values and _MAX in values:
-            # Both from one source and contradictory: neither is trustworthy, keep what was.
-            self.values[_MIN], self.values[_MAX], self.sources[_MIN], self.sources[_MAX] = before
-            self.errors.append(SettingsError(
-                _MIN, low, f"min_endpointing_delay {low:g} s is above max_endpointing_delay "
-                f"{high:g} s given beside it; both were ignored.", source))
+    def settle_bounds(self) -> None:
+        """min > max: the bound from the higher layer wins and the other moves to meet it.
+
+        Only the final values are compared, so a bound that a higher layer has since replaced
+        cannot move the other. (A contradictory pair from one source never gets here: parsing
+        refuses both, and profiles are validated whole.)
+        """
+        if self.values[_MIN] <= self.values[_MAX]:
             return
-        # One bound given: it wins, and the other moves to meet it.
-        moved = _MAX if _MIN in values else _MIN
-        kept = _MIN if moved == _MAX else _MAX
+        kept = _MIN if self._bound_set_by[_MIN][0] >= self._bound_set_by[_MAX][0] else _MAX
+        moved = _MAX if kept == _MIN else _MIN
         old = self.values[moved]
         self.values[moved], self.sources[moved] = self.values[kept], Source.ADJUSTED
         self.errors.append(SettingsError(
             moved, old, f"{kept} {self.values[kept]:g} s conflicts with {moved} {old:g} s; "
-            f"{moved} was set to {self.values[kept]:g} s to keep min <= max.", source))
+            f"{moved} was set to {self.values[kept]:g} s to keep min <= max.",
+            self._bound_set_by[kept][1]))
 
 
 def _profile_layers(store: ProfileStore | None, named: list[tuple[Any, bool, Source]],
@@ -126,16 +129,26 @@ def resolve(*, participant: Any = None, dispatch: Any = None,
     from_dispatch.values.pop("profile", None)
     from_participant.values.pop("profile", None)
     layers.apply(from_dispatch.values, Source.DISPATCH)
-    layers.apply(from_participant.values, Source.PARTICIPANT)
     if previous is not None:
-        refused = from_participant.rejected_fields | from_dispatch.rejected_fields
-        keep = {n: getattr(previous.settings, n) for n in refused if n != "profile"}
-        layers.apply(keep, Source.PARTICIPANT)
-        for name in keep:
-            layers.sources[name] = previous.sources[name]
+        _keep_previous(layers, previous, from_participant.rejected_fields - {"profile"})
+    layers.apply(from_participant.values, Source.PARTICIPANT)
+    layers.settle_bounds()
     settings = _build(layers, previous)
     all_errors = tuple(errors + profile_errors + layers.errors)
     return Resolution(settings, MappingProxyType(dict(layers.sources)), all_errors, unknown)
+
+
+def _keep_previous(layers: _Layers, previous: Resolution, refused: frozenset[str]) -> None:
+    """Mid-call, a field the participant sent a bad value for keeps the value in force.
+
+    Applied below the participant's valid values, so one of those still wins a min/max
+    conflict. Only the participant's refusals count: dispatch metadata is fixed for the job,
+    so keeping on its refusals would pin fields the participant has since stopped setting.
+    """
+    keep = {name: getattr(previous.settings, name) for name in refused}
+    layers.apply(keep, Source.PARTICIPANT)
+    for name in keep:
+        layers.sources[name] = previous.sources[name]
 
 
 def _parse(raw: Any, source: Source) -> ParsedMetadata:
