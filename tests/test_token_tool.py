@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from livekit import api
 
 import token_tool
-from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve
+from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve, tokens
 from voice_settings.parsing import validate_field
 
 URL = "wss://voice.example.test"
@@ -149,7 +150,7 @@ def test_output_modes_and_default_subcommand() -> None:
 def test_invalid_input_exits_2_names_the_problem_and_signs_nothing(
         monkeypatch: pytest.MonkeyPatch, argv: list[str], named: list[str]) -> None:
     signed = []
-    monkeypatch.setattr(token_tool, "sign", lambda *a: signed.append(a) or "token")
+    monkeypatch.setattr(tokens, "sign", lambda *a: signed.append(a) or "token")
     code, out, err = run("mint", "-r", "demo", *argv)
     assert code == 2
     assert out == "" and signed == []
@@ -235,7 +236,7 @@ def test_inspect_refuses_a_wrong_secret_and_an_expired_token(
     assert code == 1 and out == "" and "does not verify" in err
     expired = (api.AccessToken(KEY, SECRET).with_identity("x")
                .with_grants(api.VideoGrants(room_join=True, room="demo")))
-    expired.ttl = -token_tool.dt.timedelta(hours=1)
+    expired.ttl = -dt.timedelta(hours=1)
     monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
     code, _, err = run("inspect", expired.to_jwt())
     assert code == 1 and "expired" in err

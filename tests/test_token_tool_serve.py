@@ -19,12 +19,20 @@ from livekit import api
 
 import token_tool
 from voice_settings import MAX_METADATA_BYTES, ProfileStore
+from voice_settings.credentials import Credentials
+from voice_settings.token_server import (
+    ENDPOINT_PATH,
+    HEALTH_PATH,
+    MAX_BODY_BYTES,
+    ServeConfig,
+    make_app,
+)
 
 URL = "wss://voice.example.test"
 KEY = "APItestserve"
 SECRET = "serve-test-secret-long-enough-for-hs256-0123456789"
 BEARER = "bearer-secret-for-the-token-endpoint"
-CREDENTIALS = token_tool.Credentials(URL, KEY, SECRET)
+CREDENTIALS = Credentials(URL, KEY, SECRET)
 TOOL = Path(token_tool.__file__)
 
 
@@ -33,8 +41,8 @@ async def start() -> AsyncIterator[Callable[..., Any]]:
     runners: list[web.AppRunner] = []
 
     async def _start(**overrides: Any) -> str:
-        config = token_tool.ServeConfig(CREDENTIALS, ProfileStore.load(), **overrides)
-        runner = web.AppRunner(token_tool.make_app(config))
+        config = ServeConfig(CREDENTIALS, ProfileStore.load(), **overrides)
+        runner = web.AppRunner(make_app(config))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)
@@ -51,7 +59,7 @@ async def post(base: str, body: Any, headers: dict[str, str] | None = None,
     sent = {"Content-Type": "application/json", "Origin": "https://app.example", **(headers or {})}
     data = raw if raw is not None else json.dumps(body).encode()
     async with aiohttp.ClientSession() as session, session.post(
-            base + token_tool.ENDPOINT_PATH, data=data, headers=sent) as response:
+            base + ENDPOINT_PATH, data=data, headers=sent) as response:
         return response.status, dict(response.headers), await response.json()
 
 
@@ -161,7 +169,7 @@ async def test_413_over_64_kib(start: Any, body: dict) -> None:
 
 
 async def test_413_for_an_oversized_body(start: Any) -> None:
-    raw = b'{"pad": "' + b"x" * (token_tool.MAX_BODY_BYTES + 1) + b'"}'
+    raw = b'{"pad": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
     status, _, _ = await post(await start(), None, raw=raw)
     assert status == 413
 
@@ -171,19 +179,19 @@ async def test_404_405_preflight_and_health(start: Any) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(base + "/nowhere") as response:
             assert response.status == 404 and "error" in await response.json()
-        async with session.get(base + token_tool.ENDPOINT_PATH) as response:
+        async with session.get(base + ENDPOINT_PATH) as response:
             assert response.status == 405 and "POST" in response.headers["Allow"]
         # A browser's preflight carries no Authorization header, and must still pass.
         preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
                      "Access-Control-Request-Headers": "authorization,content-type"}
-        async with session.options(base + token_tool.ENDPOINT_PATH,
+        async with session.options(base + ENDPOINT_PATH,
                                    headers=preflight) as response:
             assert response.status == 204
             assert response.headers["Access-Control-Allow-Origin"] == "*"
             assert "POST" in response.headers["Access-Control-Allow-Methods"]
             allowed = response.headers["Access-Control-Allow-Headers"].lower()
             assert "authorization" in allowed and "content-type" in allowed
-        async with session.get(base + token_tool.HEALTH_PATH) as response:
+        async with session.get(base + HEALTH_PATH) as response:
             assert response.status == 200 and await response.json() == {"status": "ok"}
 
 
@@ -205,7 +213,7 @@ def test_serve_command_binds_reads_env_and_answers(tmp_path: Path) -> None:
     try:
         banner = process.stdout.readline()
         assert "127.0.0.1" in banner and BEARER not in banner and SECRET not in banner
-        base = banner.split()[2].removesuffix(token_tool.ENDPOINT_PATH)
+        base = banner.split()[2].removesuffix(ENDPOINT_PATH)
         body = json.dumps(TOKEN_SOURCE_BODY).encode()
         request = _request(base, body, {"Authorization": f"Bearer {BEARER}"})
         assert request[0] == 201
@@ -223,7 +231,7 @@ def _request(base: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(base + token_tool.ENDPOINT_PATH, data=body, method="POST",
+    request = urllib.request.Request(base + ENDPOINT_PATH, data=body, method="POST",
                                      headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -1,0 +1,260 @@
+"""The token endpoint livekit-client's TokenSource.endpoint(url) uses unchanged: an aiohttp app
+that validates a request's settings and answers with connection details or a JSON error (400
+invalid, 401 bearer, 403 not the client's to choose, 413 too large), with CORS and a health
+route."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from livekit import api
+
+from .credentials import Credentials
+from .model import OPERATOR_FIELDS
+from .parsing import MAX_METADATA_BYTES
+from .profiles import ProfileStore
+from .sources import resolve
+from .tokens import TokenRequest, canonical_key, connection_details, over_limit, sign
+
+ENV_SERVER_SECRET = "TOKEN_SERVER_SECRET"
+ENV_ALLOWED_AGENTS = "TOKEN_SERVER_ALLOWED_AGENTS"
+ENDPOINT_PATH = "/api/connection-details"
+HEALTH_PATH = "/healthz"
+# A request carries up to three 64 KiB values, and JSON escaping can inflate each of them.
+MAX_BODY_BYTES = 4 * MAX_METADATA_BYTES
+ENDPOINT_HELP = f"""\
+HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
+
+  POST {ENDPOINT_PATH}
+    body: {{room_name, participant_name, participant_identity, participant_metadata,
+            participant_attributes, room_config: {{agents: [{{agent_name, metadata}}]}}}}
+    201 {{server_url, participant_token, room_name, participant_name}}
+    400 body not JSON, or invalid settings: {{error, errors: [{{field, value, message, source}}]}}
+    401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
+    403 agent outside the allow-list; operator-only setting or room option sent by the client
+    413 a metadata or attributes value over {MAX_METADATA_BYTES} bytes
+  OPTIONS {ENDPOINT_PATH}  CORS preflight
+  GET {HEALTH_PATH}  health check"""
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, errors: Sequence[dict] = ()) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, list(errors)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    credentials: Credentials
+    profiles: ProfileStore
+    bearer_secret: str | None = field(default=None, repr=False)
+    allowed_agents: frozenset[str] = frozenset()
+    default_agent: str | None = None
+    valid_for: dt.timedelta = dt.timedelta(minutes=15)
+    cors_origins: frozenset[str] = frozenset({"*"})
+
+
+def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
+    """The names given plus those in TOKEN_SERVER_ALLOWED_AGENTS=a,b; empty allows any."""
+    allowed = set(names)
+    allowed.update(a.strip() for a in env.get(ENV_ALLOWED_AGENTS, "").split(",") if a.strip())
+    return frozenset(allowed)
+
+
+CONFIG = web.AppKey("config", ServeConfig)
+
+
+def make_app(config: ServeConfig) -> web.Application:
+    app = web.Application(middlewares=[json_errors_and_cors], client_max_size=MAX_BODY_BYTES)
+    app[CONFIG] = config
+    app.router.add_post(ENDPOINT_PATH, handle_connection_details)
+    app.router.add_route("OPTIONS", ENDPOINT_PATH, handle_preflight)
+    app.router.add_get(HEALTH_PATH, handle_health)
+    return app
+
+
+@web.middleware
+async def json_errors_and_cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except HttpError as exc:
+        response = error_response(exc.status, exc.message, exc.errors)
+    except web.HTTPException as exc:  # 404, 405 and 413 raised by aiohttp itself
+        response = error_response(exc.status, exc.reason)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+    add_cors_headers(request, response)
+    return response
+
+
+def error_response(status: int, message: str, errors: Sequence[dict] = ()) -> web.Response:
+    body: dict[str, Any] = {"error": message}
+    if errors:
+        body["errors"] = list(errors)
+    response = web.json_response(body, status=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    origins = request.app[CONFIG].cors_origins
+    origin = request.headers.get("Origin", "")
+    if "*" in origins:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+
+
+async def handle_preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+    })
+
+
+async def handle_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def handle_connection_details(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    check_bearer(request, config.bearer_secret)
+    body = json_body(await request.read())
+    token_request = endpoint_token_request(body, config)
+    token = sign(config.credentials, token_request)
+    reply = connection_details(config.credentials, token_request, token)
+    return web.json_response(reply, status=201)
+
+
+def check_bearer(request: web.Request, secret: str | None) -> None:
+    if not secret:
+        return
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
+                                                             secret.encode()):
+        raise HttpError(401, "missing or wrong bearer token")
+
+
+def json_body(data: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(data) if data.strip() else {}
+    except ValueError as exc:
+        raise HttpError(400, f"request body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise HttpError(400, "request body must be a JSON object")
+    return body
+
+
+def body_field(body: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    """A TokenSourceRequest field by its proto name, or by the lowerCamel JSON name."""
+    camel = api.access_token.snake_to_lower_camel(name)
+    value = body.get(name, body.get(camel, default))
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise HttpError(400, f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def check_size(name: str, text: str) -> None:
+    if problem := over_limit(name, text):
+        raise HttpError(413, problem)
+
+
+def request_attributes(body: Mapping[str, Any]) -> dict[str, str]:
+    attributes = body_field(body, "participant_attributes", dict, {})
+    if not all(isinstance(v, str) for v in attributes.values()):
+        raise HttpError(400, "participant_attributes values must be strings")
+    check_size("participant_attributes", json.dumps(attributes, ensure_ascii=False))
+    return attributes
+
+
+def request_agents(body: Mapping[str, Any], config: ServeConfig) -> list[tuple[str, str]]:
+    room_config = body_field(body, "room_config", dict, {})
+    refused = sorted(set(room_config) - {"agents"})
+    if refused:
+        raise HttpError(403, f"room_config.{refused[0]} may not be set by a client; "
+                        "only room_config.agents is accepted")
+    agents = []
+    for entry in body_field(room_config, "agents", list, []):
+        if not isinstance(entry, dict):
+            raise HttpError(400, "room_config.agents entries must be objects")
+        agents.append((body_field(entry, "agent_name", str, "") or config.default_agent or "",
+                       body_field(entry, "metadata", str, "")))
+    if not agents and config.default_agent:
+        agents.append((config.default_agent, ""))
+    for name, metadata in agents:
+        check_agent(name, config.allowed_agents)
+        check_size("room_config.agents.metadata", metadata)
+    return agents
+
+
+def check_agent(name: str, allowed: frozenset[str]) -> None:
+    if allowed and name not in allowed:
+        choices = ", ".join(sorted(allowed))
+        raise HttpError(403, f"agent {name!r} is not allowed; allowed: {choices}")
+
+
+def operator_fields_in(metadata: str) -> list[str]:
+    try:
+        document = json.loads(metadata) if metadata.strip() else {}
+    except ValueError:
+        return []  # not JSON: resolve() reports it as a 400
+    keys = document if isinstance(document, dict) else {}
+    return sorted({canonical_key(k) for k in keys} & OPERATOR_FIELDS)
+
+
+def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
+                              store: ProfileStore) -> None:
+    # Operator-only fields choose (paid) models: a browser must not pick them, in either place.
+    for raw in [metadata, *(m for _, m in agents)]:
+        if refused := operator_fields_in(raw):
+            raise HttpError(403, f"{', '.join(refused)} may only be set by the operator "
+                            "(profiles), not by a client", [{"field": f} for f in refused])
+    resolutions = [resolve(participant=metadata or None, dispatch=m or None, profiles=store)
+                   for _, m in agents] or [resolve(participant=metadata or None, profiles=store)]
+    errors = [e.to_dict() for r in resolutions for e in r.errors]
+    if errors:
+        raise HttpError(400, "invalid settings", errors)
+
+
+def endpoint_token_request(body: Mapping[str, Any], config: ServeConfig) -> TokenRequest:
+    metadata = body_field(body, "participant_metadata", str, "")
+    check_size("participant_metadata", metadata)
+    attributes = request_attributes(body)
+    agents = request_agents(body, config)
+    validate_request_settings(metadata, agents, config.profiles)
+    return TokenRequest(
+        room=body_field(body, "room_name", str, "") or f"voice-{secrets.token_hex(4)}",
+        identity=body_field(body, "participant_identity", str, "")
+        or f"user-{secrets.token_hex(4)}",
+        name=body_field(body, "participant_name", str, ""), metadata=metadata,
+        attributes=attributes, agents=agents, valid_for=config.valid_for)
+
+
+async def run_server(config: ServeConfig, host: str, port: int) -> None:
+    runner = web.AppRunner(make_app(config), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound_port = runner.addresses[0][1]
+    auth = "bearer token required" if config.bearer_secret else "no auth (set TOKEN_SERVER_SECRET)"
+    agents = ", ".join(sorted(config.allowed_agents)) or "any"
+    print(f"serving POST http://{host}:{bound_port}{ENDPOINT_PATH} ({auth}; agents: {agents})",
+          flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
