@@ -8,7 +8,8 @@ from unittest.mock import MagicMock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import (
+
+from tests.strategies import (
     FLOAT_FIELDS,
     INT_FIELDS,
     MAX,
@@ -21,7 +22,6 @@ from strategies import (
     json_values,
     participant_metadata,
 )
-
 from voice_settings.errors import METADATA, Source
 from voice_settings.model import FIELDS, OPERATOR_FIELDS, VoiceSettings
 from voice_settings.parsing import (

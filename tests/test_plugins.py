@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from livekit.agents import AgentSession, inference
 from livekit.agents.language import LanguageCode
 from livekit.plugins import deepgram, openai
-from strategies import valid_settings
 
+from tests.strategies import valid_settings
 from voice_settings.model import VoiceSettings
 from voice_settings.plugins import (
     agent_session_options,

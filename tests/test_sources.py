@@ -10,7 +10,8 @@ from unittest.mock import MagicMock
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import (
+
+from tests.strategies import (
     MAX,
     MIN,
     assert_errors_are_reports,
@@ -23,7 +24,6 @@ from strategies import (
     valid_settings,
     valid_values,
 )
-
 from voice_settings.errors import Source
 from voice_settings.model import (
     FIELDS,

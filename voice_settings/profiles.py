@@ -122,8 +122,17 @@ def profile_toml(values: dict[str, Any], description: str = "", comment: str = "
     if description:
         document[DESCRIPTION_KEY] = description
     document.update({k: _toml_value(v) for k, v in values.items() if k in PROFILE_FIELDS})
-    header = "".join(f"# {line}\n".replace("# \n", "#\n") for line in comment.splitlines())
+    header = "".join(f"# {_comment_text(line)}\n".replace("# \n", "#\n")
+                     for line in comment.splitlines())
     return header + tomli_w.dumps(document)
+
+
+_TOML_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _comment_text(line: str) -> str:
+    """TOML refuses control characters even in comments; the file must load again."""
+    return _TOML_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
 
 
 def settings_to_profile(settings: VoiceSettings) -> dict[str, Any]:

@@ -1,0 +1,269 @@
+"""profiles: operator presets in TOML, validated strictly, loud when broken."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import MAX, MIN, valid_settings
+from voice_settings.errors import Source
+from voice_settings.model import PROFILE_FIELDS, VoiceSettings
+from voice_settings.profiles import (
+    DEFAULT_PROFILE_ENV,
+    DEFAULT_PROFILES_DIR,
+    PROFILES_DIR_ENV,
+    ProfileError,
+    ProfileStore,
+    profile_toml,
+    settings_to_profile,
+    validate_profile,
+)
+from voice_settings.sources import resolve
+
+SHIPPED_NAMES = ["default", "dictation", "patient", "snappy"]
+DEFAULTS = VoiceSettings()
+
+
+@pytest.fixture(autouse=True)
+def no_profile_env(monkeypatch):
+    monkeypatch.delenv(DEFAULT_PROFILE_ENV, raising=False)
+    monkeypatch.delenv(PROFILES_DIR_ENV, raising=False)
+
+
+@pytest.fixture
+def shipped() -> ProfileStore:
+    return ProfileStore.load()
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def effective(store: ProfileStore, name: str) -> VoiceSettings:
+    return resolve(participant={"profile": name}, profiles=store).settings
+
+
+# --- The shipped profiles -------------------------------------------------------------------------
+
+def test_shipped_profiles_load_strictly(shipped):
+    assert shipped.names() == SHIPPED_NAMES
+    assert shipped.default_name == "default"
+    assert shipped.directory == DEFAULT_PROFILES_DIR
+    for name in SHIPPED_NAMES:
+        assert shipped.descriptions[name], name
+        text = (DEFAULT_PROFILES_DIR / f"{name}.toml").read_text()
+        header = text.split("\n")[0]
+        assert header.startswith(f"# {name}:"), "each profile opens with who it is for"
+        assert "Why:" in text
+        assert resolve(participant={"profile": name}, profiles=shipped).errors == ()
+
+
+def test_default_profile_is_the_built_in_defaults(shipped):
+    """Its comment: LiveKit's own defaults, with Deepgram's plugin endpointing of 25 ms."""
+    assert effective(shipped, "default").model_dump(exclude={"profile"}) == DEFAULTS.model_dump(
+        exclude={"profile"})
+    assert shipped.values("default")["endpointing_ms"] == 25
+    assert shipped.values("default")[MAX] == 3.0  # the p95 mid-turn pause of 2.5 s, rounded up
+
+
+def test_patient_waits_longer_and_is_harder_to_interrupt(shipped):
+    patient = effective(shipped, "patient")
+    assert 300 <= patient.endpointing_ms <= 500  # Deepgram's advice for speakers who pause
+    assert patient.endpointing_ms > DEFAULTS.endpointing_ms
+    assert patient.min_endpointing_delay > DEFAULTS.min_endpointing_delay
+    assert patient.max_endpointing_delay > DEFAULTS.max_endpointing_delay
+    assert patient.min_interruption_duration > DEFAULTS.min_interruption_duration  # "mm-hm"
+    assert patient.min_interruption_words > DEFAULTS.min_interruption_words
+    assert patient.user_away_timeout > DEFAULTS.user_away_timeout
+    assert patient.allow_interruptions
+    assert "patient" in patient.instructions.lower()
+
+
+def test_snappy_answers_sooner_and_is_easier_to_interrupt(shipped):
+    snappy = effective(shipped, "snappy")
+    assert snappy.endpointing_ms < DEFAULTS.endpointing_ms
+    assert snappy.min_endpointing_delay < DEFAULTS.min_endpointing_delay
+    assert snappy.max_endpointing_delay < DEFAULTS.max_endpointing_delay
+    assert snappy.endpointing_mode == "dynamic"
+    assert snappy.min_interruption_duration < DEFAULTS.min_interruption_duration
+    assert snappy.false_interruption_timeout < DEFAULTS.false_interruption_timeout
+    assert snappy.preemptive_generation and snappy.allow_interruptions
+
+
+def test_dictation_waits_longest_and_disallows_interruptions(shipped):
+    dictation = effective(shipped, "dictation")
+    assert dictation.allow_interruptions is False
+    assert dictation.false_interruption_timeout is None
+    assert dictation.preemptive_generation is False
+    assert dictation.endpointing_ms == 1500 and dictation.utterance_end_ms == 3000
+    assert dictation.min_endpointing_delay == 2.5 and dictation.max_endpointing_delay == 8.0
+    assert dictation.user_away_timeout == 60.0
+    for other in ("default", "patient", "snappy"):
+        assert dictation.min_endpointing_delay > effective(shipped, other).min_endpointing_delay
+
+
+def test_profile_values_are_reported_with_their_source(shipped):
+    resolution = resolve(participant={"profile": "patient"}, profiles=shipped)
+    assert resolution.sources[MIN] is Source.PROFILE
+    assert resolution.sources["stt_model"] is Source.DEFAULT  # not in any profile
+    assert resolution.sources["endpointing_mode"] is Source.DEFAULT
+
+
+# --- Which profile is the default ---------------------------------------------------------------
+
+def test_default_profile_can_be_chosen_by_argument(shipped):
+    store = ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="patient")
+    assert store.default_name == "patient"
+    resolution = resolve(profiles=store)
+    assert resolution.settings.min_endpointing_delay == shipped.values("patient")[MIN]
+    assert resolution.sources[MIN] is Source.DEFAULT_PROFILE
+
+
+def test_default_profile_can_be_chosen_by_environment(monkeypatch):
+    monkeypatch.setenv(DEFAULT_PROFILE_ENV, "snappy")
+    assert ProfileStore.load().default_name == "snappy"
+    assert ProfileStore.load(default_name="patient").default_name == "patient"  # argument wins
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+@pytest.mark.parametrize("name", ["missing", "../default", "Default"])
+def test_a_configured_default_that_does_not_exist_fails_loudly(monkeypatch, how, name):
+    if how == "environment":
+        monkeypatch.setenv(DEFAULT_PROFILE_ENV, name)
+    with pytest.raises(ProfileError) as raised:
+        ProfileStore.load(DEFAULT_PROFILES_DIR, default_name=name if how == "argument" else None)
+    assert name in str(raised.value)
+
+
+def test_without_a_default_file_there_is_no_default_profile(tmp_path):
+    write(tmp_path, "calm", "min_endpointing_delay = 1.0\n")
+    store = ProfileStore.load(tmp_path)
+    assert store.default_name is None
+    assert resolve(profiles=store).settings == DEFAULTS
+
+
+def test_profiles_directory_from_environment(monkeypatch, tmp_path):
+    write(tmp_path, "calm", "min_endpointing_delay = 1.0\n")
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(tmp_path))
+    assert ProfileStore.load().names() == ["calm"]
+
+
+def test_names_and_values_are_copies(shipped):
+    shipped.values("patient")[MIN] = 4.9
+    assert shipped.values("patient")[MIN] != 4.9
+    assert "patient" in shipped and "../patient" not in shipped and None not in shipped
+
+
+# --- Strict validation ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, field, words", [
+    ("endpointing_ms = 300\nmin_endpointing_delay = [", None, ["not valid TOML"]),
+    ("endpointing_ms = 300\nendpointing_ms = 400\n", None, ["not valid TOML"]),
+    ("endpointingms = 300\n", "endpointingms", ["not a profile setting", "endpointing_ms"]),
+    ("endpointingMs = 300\n", "endpointingMs", ["not a profile setting"]),
+    ("profile = \"snappy\"\n", "profile", ["not a profile setting"]),
+    ("assistant_id = \"a\"\n", "assistant_id", ["not a profile setting"]),
+    ("endpointing_ms = 6000\n", "endpointing_ms", ["6000", "5000 ms"]),
+    ("min_endpointing_delay = 500\n", "min_endpointing_delay", ["500", "Did you mean 0.5?"]),
+    ("utterance_end_ms = 500\n", "utterance_end_ms", ["500", "1000 ms"]),
+    ("allow_interruptions = \"no\"\n", "allow_interruptions", ["true or false"]),
+    ("endpointing_ms = \"300\"\n", "endpointing_ms", ["text, not a number"]),
+    ("false_interruption_timeout = false\n", "false_interruption_timeout", ['"off"']),
+    ("min_endpointing_delay = nan\n", "min_endpointing_delay", ["finite"]),
+    ("max_endpointing_delay = inf\n", "max_endpointing_delay", ["finite"]),
+    ("turn_detection = \"semantic\"\n", "turn_detection", ["model, vad, stt"]),
+    ("instructions = \"   \"\n", "instructions", ["empty"]),
+    ("endpointing_ms = 1979-05-27\n", "endpointing_ms", ["endpointing_ms"]),
+    ("[endpointing_ms]\nvalue = 3\n", "endpointing_ms", ["endpointing_ms"]),
+    ("description = 3\n", "description", ["text"]),
+    ("min_endpointing_delay = 2.0\nmax_endpointing_delay = 1.0\n", None,
+     ["min_endpointing_delay", "max_endpointing_delay"]),
+    ("min_endpointing_delay = 4.0\n", None, ["min_endpointing_delay", "3 s"]),
+])
+def test_a_broken_profile_fails_naming_file_field_and_problem(tmp_path, text, field, words):
+    path = write(tmp_path, "broken", text)
+    write(tmp_path, "fine", "endpointing_ms = 300\n")
+    with pytest.raises(ProfileError) as raised:
+        ProfileStore.load(tmp_path)
+    error = raised.value
+    assert error.path == str(path)
+    assert str(path) in str(error)
+    assert error.field == field
+    if field:
+        assert f"{field}: " in str(error)
+    for word in words:
+        assert word in str(error)
+
+
+@pytest.mark.parametrize("file_name", ["Bad Name", "UPPER", "-dash", "a.b", "x" * 65])
+def test_a_profile_file_name_that_is_not_a_profile_name_fails(tmp_path, file_name):
+    path = write(tmp_path, file_name, "endpointing_ms = 300\n")
+    with pytest.raises(ProfileError) as raised:
+        ProfileStore.load(tmp_path)
+    assert raised.value.path == str(path)
+    assert "file name" in str(raised.value)
+
+
+def test_an_undecodable_profile_fails_naming_the_file(tmp_path):
+    path = tmp_path / "latin.toml"
+    path.write_bytes(b'greeting = "caf\xe9"\n')
+    with pytest.raises(ProfileError) as raised:
+        ProfileStore.load(tmp_path)
+    assert raised.value.path == str(path)
+
+
+def test_other_files_are_not_profiles(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a profile")
+    (tmp_path / "README.md").write_text("# profiles")
+    write(tmp_path, "calm", "")
+    assert ProfileStore.load(tmp_path).names() == ["calm"]
+
+
+def test_off_disables_in_a_profile(tmp_path):
+    write(tmp_path, "quiet", 'user_away_timeout = "off"\nutterance_end_ms = "OFF"\n')
+    assert ProfileStore.load(tmp_path).values("quiet") == {"user_away_timeout": None,
+                                                           "utterance_end_ms": None}
+
+
+def test_profiles_accept_operator_fields(tmp_path):
+    write(tmp_path, "german", 'stt_language = "de"\nllm_model = "gpt-4.1"\ntts_voice = "nova"\n')
+    store = ProfileStore.load(tmp_path)
+    settings_ = resolve(participant={"profile": "german"}, profiles=store).settings
+    assert (settings_.stt_language, settings_.llm_model, settings_.tts_voice) == (
+        "de", "gpt-4.1", "nova")
+
+
+# --- Writing profiles ---------------------------------------------------------------------------
+
+@given(valid_settings(), st.text(max_size=40), st.text(max_size=80))
+@settings(max_examples=150)
+def test_settings_to_toml_profile_to_settings_is_identity(s, description, comment):
+    text = profile_toml(settings_to_profile(s), description, comment)
+    document = tomllib.loads(text)
+    values, read_description = validate_profile("generated.toml", document)
+    assert values == settings_to_profile(s)
+    assert read_description == description
+    assert VoiceSettings(**values, profile=s.profile, assistant_id=s.assistant_id) == s
+    assert set(values) == PROFILE_FIELDS
+
+
+def test_a_written_profile_loads_from_disk(tmp_path):
+    s = VoiceSettings(utterance_end_ms=None, user_away_timeout=None, instructions='Say "hi"\n\t!')
+    comment = "calm: written by a test\n\nfor people who pause"
+    path = write(tmp_path, "calm", profile_toml(settings_to_profile(s), "Calm", comment))
+    assert path.read_text().startswith("# calm: written by a test\n#\n# for people")
+    store = ProfileStore.load(tmp_path)
+    assert store.descriptions["calm"] == "Calm"
+    assert resolve(participant={"profile": "calm"}, profiles=store).settings == s.model_copy(
+        update={"profile": "calm"})
+
+
+def test_profile_toml_leaves_out_per_call_fields():
+    text = profile_toml({"profile": "x", "assistant_id": "y", "endpointing_ms": 300})
+    assert tomllib.loads(text) == {"endpointing_ms": 300}
