@@ -43,7 +43,6 @@ load_dotenv(".env.local")
 logger = logging.getLogger("settings-agent")
 
 AGENT_NAME = os.environ.get("AGENT_NAME", "settings-agent")
-PARTICIPANT_WAIT_TIMEOUT = float(os.environ.get("PARTICIPANT_WAIT_TIMEOUT", "120"))
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -62,7 +61,7 @@ async def entrypoint(ctx: JobContext) -> None:
     profiles: ProfileStore = ctx.proc.userdata["profiles"]
 
     participant = await wait_for_caller(
-        ctx, identity=caller_identity(ctx.job.metadata), timeout=PARTICIPANT_WAIT_TIMEOUT)
+        ctx, identity=caller_identity(ctx.job.metadata), timeout=participant_wait_timeout())
     if participant is None:
         ctx.shutdown("no participant")
         return
@@ -112,6 +111,11 @@ def deepgram_endpoint() -> dict[str, str]:
     read by the OpenAI client itself)."""
     base_url = os.environ.get("DEEPGRAM_BASE_URL")
     return {"base_url": base_url} if base_url else {}
+
+
+def participant_wait_timeout() -> float:
+    """PARTICIPANT_WAIT_TIMEOUT seconds (default 120): how long a dispatched job waits."""
+    return float(os.environ.get("PARTICIPANT_WAIT_TIMEOUT", "120"))
 
 
 def switchable_profiles(profiles: ProfileStore) -> list[str]:

@@ -44,8 +44,11 @@ def log_resolution(identity: str, resolution: Resolution, event: str) -> None:
 
 def log_rejected(identity: str, errors: Collection[SettingsError]) -> None:
     for error in errors:
+        entry = error.to_dict()
+        # `message` is a reserved LogRecord attribute: log it as `reason`.
+        entry["reason"] = entry.pop("message")
         logger.warning("input rejected for %s: %s", identity, error,
-                       extra={"participant": identity, **error.to_dict()})
+                       extra={"participant": identity, **entry})
 
 
 class LiveSettings:
@@ -76,10 +79,14 @@ class LiveSettings:
             logger.debug("ignored a metadata change of another participant",
                          extra={"participant": getattr(participant, "identity", None)})
             return
-        if self._profile_key(new) != self._profile_key(self._metadata):
-            self._spoken_profile = None  # the app chose a profile after the voice did
-        self._metadata = new
-        self._update("metadata change")
+        try:
+            if self._profile_key(new) != self._profile_key(self._metadata):
+                self._spoken_profile = None  # the app chose a profile after the voice did
+            self._metadata = new
+            self._update("metadata change")
+        except Exception:  # an event handler that raises would silently stop all updates
+            logger.exception("could not process a metadata change for %s", self.identity,
+                             extra={"participant": self.identity})
 
     def switch_profile(self, name: str) -> str:
         """The voice command: switch to an allowed profile. Returns what to tell the user."""
