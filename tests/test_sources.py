@@ -455,3 +455,14 @@ def test_the_callers_metadata_is_not_modified():
     participant = {"profile": "patient", "endpointing_ms": 300}
     resolve(participant=participant, profiles=SHIPPED)
     assert participant == {"profile": "patient", "endpointing_ms": 300}
+
+
+def test_mid_call_dropping_the_profile_is_not_undone_by_a_bad_dispatch_name():
+    """Dispatch metadata is fixed for the job: its unknown profile name was refused at the start
+    too, so it must not pin the profile the participant has since stopped asking for."""
+    dispatch = {"profile": "nope"}
+    previous = resolve(participant={"profile": "patient"}, dispatch=dispatch, profiles=SHIPPED)
+    resolution = resolve(participant={}, dispatch=dispatch, profiles=SHIPPED, previous=previous)
+    assert resolution.settings.profile is None
+    assert resolution.settings == resolve(participant={}, dispatch=dispatch,
+                                          profiles=SHIPPED).settings

@@ -84,7 +84,8 @@ def _profile_layers(store: ProfileStore | None, named: list[tuple[Any, bool, Sou
     """The default profile, then the first known profile named (participant before dispatch).
 
     `named` holds, per source: the valid profile name given (or None), and whether a name was
-    given but refused. Mid-call, a refused name keeps the profile that was in force.
+    given but refused. Mid-call, a name the participant gave but that was refused keeps the
+    profile that was in force.
     """
     layers = []
     if store is not None and store.default_name:
@@ -99,9 +100,10 @@ def _profile_layers(store: ProfileStore | None, named: list[tuple[Any, bool, Sou
                 "profile", name, f"unknown profile {shown(name)}; ignored. Allowed: {choices}.",
                 source))
             refused = True
+        # Only the participant's refusal keeps: dispatch metadata is fixed for the job.
         keep = previous.settings.profile if previous is not None else None
-        if refused and keep and store and previous.sources["profile"] is Source.PROFILE \
-                and keep in store:
+        if refused and source is Source.PARTICIPANT and keep and store \
+                and previous.sources["profile"] is Source.PROFILE and keep in store:
             return [*layers, (store.values(keep), Source.PROFILE, keep)]
     return layers
 
