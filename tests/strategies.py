@@ -17,7 +17,13 @@ import annotated_types as at
 from hypothesis import strategies as st
 
 from voice_settings.errors import METADATA, SettingsError
-from voice_settings.model import FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS, VoiceSettings
+from voice_settings.model import (
+    FIELDS,
+    OPERATOR_FIELDS,
+    PARTICIPANT_FIELDS,
+    VoiceSettings,
+    silent_turn_end,
+)
 from voice_settings.parsing import KEY_ALIASES, MAX_METADATA_BYTES
 
 MIN, MAX = "min_endpointing_delay", "max_endpointing_delay"
@@ -104,8 +110,13 @@ def valid_value(field: str) -> st.SearchStrategy[Any]:
 
 
 def _ordered(values: dict[str, Any]) -> dict[str, Any]:
-    if values[MIN] > values[MAX]:  # both ranges allow the swap: [0, 5] and [0.2, 10]
+    """Make one source's values consistent: min <= max, and an "stt" turn that can end."""
+    if MIN in values and MAX in values and values[MIN] > values[MAX]:
+        # both ranges allow the swap: [0, 5] and [0.2, 10]
         values[MIN], values[MAX] = values[MAX], values[MIN]
+    if silent_turn_end(values.get("turn_detection"), values.get("endpointing_ms"),
+                       values.get("utterance_end_ms")):
+        values["endpointing_ms"] = 25
     return values
 
 
@@ -128,10 +139,7 @@ def spelling(name: str) -> st.SearchStrategy[str]:
 def valid_values(draw: st.DrawFn, fields: frozenset[str] | tuple[str, ...]) -> dict[str, Any]:
     """A subset of `fields` with valid values, canonical names; min <= max when both given."""
     chosen = draw(st.lists(st.sampled_from(sorted(fields)), unique=True))
-    values = {name: draw(valid_value(name)) for name in chosen}
-    if MIN in values and MAX in values:
-        _ordered(values)
-    return values
+    return _ordered({name: draw(valid_value(name)) for name in chosen})
 
 
 @st.composite

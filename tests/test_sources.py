@@ -55,11 +55,14 @@ SHIPPED = dataclasses.replace(ProfileStore.load(DEFAULT_PROFILES_DIR, default_na
 def profile_values(draw: st.DrawFn) -> dict:
     """Values a strictly validated profile can hold (alone, over the built-in defaults)."""
     values = draw(valid_values(PROFILE_FIELDS))
-    try:
-        VoiceSettings.model_validate(values)
-    except ValueError:  # a lone bound past the other's default
-        values.pop(MIN, None), values.pop(MAX, None)
-    return values
+    for dropped in ((MIN, MAX), ("endpointing_ms",)):
+        try:
+            VoiceSettings.model_validate(values)
+            break
+        except ValueError:  # a lone bound past the other's default; an "stt" turn that can't end
+            for name in dropped:
+                values.pop(name, None)
+    return VoiceSettings.model_validate(values) and values
 
 
 @st.composite
@@ -122,7 +125,11 @@ def assert_precedence(resolution, top: dict[str, tuple]) -> None:
     source."""
     for field in FIELDS:
         value, source = getattr(resolution.settings, field), resolution.sources[field]
-        if source is Source.ADJUSTED:
+        if source is Source.ADJUSTED and field == "endpointing_ms":
+            # the one other adjustment: "stt" turns must be able to end
+            assert top[field][0] == 0 and resolution.settings.turn_detection == "stt"
+            assert resolution.settings.utterance_end_ms is None and value == 25
+        elif source is Source.ADJUSTED:
             assert field in (MIN, MAX), field
             other = MAX if field == MIN else MIN
             assert top[MIN][0] > top[MAX][0]
@@ -175,8 +182,10 @@ def test_a_valid_value_in_a_higher_source_always_wins(store, participant, dispat
     resolution = resolve(participant=encode(participant), dispatch=encode(dispatch),
                          profiles=store)
     assert_precedence(resolution, tops(store, participant, dispatch))
-    for error in resolution.errors:  # only the unknown profile name and the min/max move
-        assert error.field in ("profile", MIN, MAX), error
+    for error in resolution.errors:  # the unknown profile name, the min/max and stt rules
+        assert error.field in ("profile", MIN, MAX, "endpointing_ms"), error
+        if error.field == "endpointing_ms":
+            assert resolution.sources["endpointing_ms"] is Source.ADJUSTED
 
 
 @pytest.mark.parametrize("higher, lower", [
@@ -466,3 +475,15 @@ def test_mid_call_dropping_the_profile_is_not_undone_by_a_bad_dispatch_name():
     assert resolution.settings.profile is None
     assert resolution.settings == resolve(participant={}, dispatch=dispatch,
                                           profiles=SHIPPED).settings
+
+
+def test_stt_turns_that_could_never_end_get_endpointing_back():
+    resolution = resolve(participant={"turn_detection": "stt", "endpointing_ms": 0})
+    assert resolution.settings.endpointing_ms == 25
+    assert resolution.sources["endpointing_ms"] is Source.ADJUSTED
+    [error] = resolution.errors
+    assert error.field == "endpointing_ms" and "utterance_end_ms" in error.message
+    # with UtteranceEnd, or another turn detection, endpointing may be off
+    assert resolve(participant={"turn_detection": "stt", "endpointing_ms": 0,
+                                "utterance_end_ms": 1000}).settings.endpointing_ms == 0
+    assert resolve(participant={"endpointing_ms": 0}).settings.endpointing_ms == 0

@@ -187,6 +187,25 @@ class VoiceSettings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _turn_can_end(self) -> VoiceSettings:
+        # In "stt" mode the turn ends on Deepgram's end of speech, which needs endpointing or
+        # UtteranceEnd: with neither the agent would never answer.
+        if silent_turn_end(self.turn_detection, self.endpointing_ms, self.utterance_end_ms):
+            raise ValueError(SILENT_TURN_END)
+        return self
+
+
+SILENT_TURN_END = (
+    'turn_detection "stt" needs Deepgram to detect the end of speech: endpointing_ms 0 turns '
+    "that off unless utterance_end_ms is set"
+)
+
+
+def silent_turn_end(turn_detection: str, endpointing_ms: int,
+                    utterance_end_ms: int | None) -> bool:
+    return turn_detection == "stt" and endpointing_ms == 0 and utterance_end_ms is None
+
 
 FIELDS: tuple[str, ...] = tuple(VoiceSettings.model_fields)
 

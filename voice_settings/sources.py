@@ -16,11 +16,12 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import SettingsError, Source, shown
-from .model import FIELDS, VoiceSettings
+from .model import FIELDS, SILENT_TURN_END, VoiceSettings, silent_turn_end
 from .parsing import ParsedMetadata, parse_metadata
 from .profiles import ProfileStore
 
 _MIN, _MAX = "min_endpointing_delay", "max_endpointing_delay"
+_ENDPOINTING = "endpointing_ms"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,20 @@ class _Layers:
             f"{moved} was set to {self.values[kept]:g} s to keep min <= max.",
             self._bound_set_by[kept][1]))
 
+
+    def settle_turn_end(self) -> None:
+        """"stt" turn detection with Deepgram endpointing off and no UtteranceEnd would never end
+        a turn: endpointing_ms goes back to the plugin default, and that is reported."""
+        values = self.values
+        if not silent_turn_end(values["turn_detection"], values[_ENDPOINTING],
+                               values["utterance_end_ms"]):
+            return
+        source = self.sources[_ENDPOINTING]
+        values[_ENDPOINTING] = _DEFAULTS.endpointing_ms
+        self.sources[_ENDPOINTING] = Source.ADJUSTED
+        self.errors.append(SettingsError(
+            _ENDPOINTING, 0, f"{SILENT_TURN_END}; endpointing_ms was set to "
+            f"{_DEFAULTS.endpointing_ms} ms so the agent can answer.", source))
 
 def _profile_layers(store: ProfileStore | None, named: list[tuple[Any, bool, Source]],
                     previous: Resolution | None,
@@ -135,6 +150,7 @@ def resolve(*, participant: Any = None, dispatch: Any = None,
         _keep_previous(layers, previous, from_participant.rejected_fields - {"profile"})
     layers.apply(from_participant.values, Source.PARTICIPANT)
     layers.settle_bounds()
+    layers.settle_turn_end()
     settings = _build(layers, previous)
     all_errors = tuple(errors + profile_errors + layers.errors)
     return Resolution(settings, MappingProxyType(dict(layers.sources)), all_errors, unknown)
