@@ -149,7 +149,7 @@ def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
             raise UsageError(f"{name} is chosen per call and cannot be part of a profile")
         values[name] = value
     description = args.description or (store.descriptions.get(args.base, "") if args.base else "")
-    validate_profile(path, {"description": description, **values})  # raises ProfileError
+    values, _ = validate_profile(path, {"description": description, **values})  # or raises
     based_on = f" from {args.base}" if args.base else ""
     text = profile_toml(values, description, f"{args.name}: written by voice_settings{based_on}.")
     store.directory.mkdir(parents=True, exist_ok=True)
@@ -212,6 +212,9 @@ COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_sch
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # hostile input may hold lone surrogates
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         store = ProfileStore.load(args.profiles_dir, args.default_profile)

@@ -141,7 +141,8 @@ def _unit_hint(field: str, value: Any) -> str:
     if ge is None or le is None:
         return ""
     # Compare before dividing or converting: a huge int cannot become a float.
-    if unit == "s" and value > le and ge * 1000 <= value <= le * 1000:
+    # 100 and up reads as milliseconds; 7 for a 5 s limit is more likely a too-long wait.
+    if unit == "s" and value > le and value >= 100 and ge * 1000 <= value <= le * 1000:
         return f" Did you mean {value / 1000:g}? This field is in seconds."
     fractional = isinstance(value, float) and not value.is_integer()
     if unit == "ms" and (value < ge or fractional) and ge <= value * 1000 <= le:

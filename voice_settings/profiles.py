@@ -87,7 +87,10 @@ class ProfileStore:
         The default profile is `default_name`, else $VOICE_DEFAULT_PROFILE, else "default" when
         that file exists. A default that was asked for by name must exist.
         """
-        directory = Path(directory or os.environ.get(PROFILES_DIR_ENV) or DEFAULT_PROFILES_DIR)
+        asked_dir = directory or os.environ.get(PROFILES_DIR_ENV)
+        directory = Path(asked_dir or DEFAULT_PROFILES_DIR)
+        if asked_dir and not directory.is_dir():
+            raise ProfileError(directory, None, "the profiles directory does not exist")
         profiles, descriptions = {}, {}
         if directory.is_dir():
             for path in sorted(directory.glob("*.toml")):
@@ -100,6 +103,8 @@ class ProfileStore:
             raise ProfileError(directory / f"{asked}.toml", None,
                                f"the default profile {asked!r} does not exist")
         default = asked or ("default" if "default" in profiles else None)
+        if default:
+            _check_over_default(directory, profiles, default)
         return cls(directory, profiles, descriptions, default)
 
     def names(self) -> list[str]:
@@ -110,6 +115,19 @@ class ProfileStore:
 
     def __contains__(self, name: object) -> bool:
         return name in self.profiles
+
+
+def _check_over_default(directory: Path, profiles: dict[str, dict[str, Any]],
+                        default: str) -> None:
+    """A named profile is applied over the default profile: together they must be valid, or
+    every call that picks it would report a conflict."""
+    for name, values in profiles.items():
+        try:
+            VoiceSettings.model_validate({**profiles[default], **values})
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ProfileError(directory / f"{name}.toml", None,
+                               f"over the default profile {default!r}: {problem}") from None
 
 
 def _toml_value(value: Any) -> Any:
