@@ -108,7 +108,10 @@ class LiveSettings:
         return pending_fields(self.started, self.current.settings)
 
     def attributes(self) -> dict[str, str]:
-        return agent_attributes(self.current.settings, self.pending(), self.errors)
+        """What the app sees: the instructions actually applied, not merely resolved."""
+        in_force = self.current.settings.model_copy(
+            update={"instructions": self._applied_instructions})
+        return agent_attributes(in_force, self.pending(), self.errors)
 
     def _profile_key(self, metadata: Any) -> Any:
         document, _ = decode(metadata)
