@@ -125,7 +125,8 @@ def test_output_modes_and_default_subcommand() -> None:
 
 
 @pytest.mark.parametrize(("argv", "named"), [
-    (["--set", "endpointing_ms=99999"], ["endpointing_ms", "99999", "5000"]),
+    (["--set", "endpointing_ms=99999"], ["endpointing_ms", "99999", "5000",
+                                         "nothing was signed"]),
     (["--set", "min_endpointing_delay=true"], ["min_endpointing_delay", "true"]),
     (["--set", "turn_detection=sometimes"], ["turn_detection", "sometimes", "model"]),
     (["--instructions", "   "], ["instructions"]),

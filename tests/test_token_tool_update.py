@@ -178,3 +178,13 @@ def test_current_metadata_that_is_not_json_needs_replace(room_service: RoomServi
 def test_unknown_participant_is_a_one_line_server_error(room_service: RoomServiceStandIn) -> None:
     code, _, err = update("--instructions", "Hello.")
     assert code == 1 and "not_found" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("current", ["{}", '{"min_interruption_words": 50}'])
+def test_invalid_update_says_nothing_was_sent(room_service: RoomServiceStandIn,
+                                             current: str) -> None:
+    # Checked before the read ("{}" + a bad value) and after the merge (a bad current value).
+    room_service.metadata[("demo", "alice")] = current
+    argv = ["--set", "endpointing_ms=99999"] if current == "{}" else ["--instructions", "Hi."]
+    code, _, err = update(*argv)
+    assert code == 2 and "nothing was sent" in err and "signed" not in err

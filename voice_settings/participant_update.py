@@ -28,7 +28,7 @@ from .tokens import (
     with_values,
     without_fields,
 )
-from .tool_errors import ToolError, usage_error
+from .tool_errors import NOTHING_SENT, ToolError, usage_error
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ def update_patch(asked: SettingsInput, store: ProfileStore) -> dict[str, Any]:
         raise usage_error(f"{', '.join(operator)}: operator-only, fixed for the job by the "
                           "dispatch metadata; a live participant update cannot change it")
     patch = with_values(app_metadata(asked), participant)
-    checked(resolve(participant=encode(patch, "metadata") or None, profiles=store))
+    checked(resolve(participant=encode(patch, "metadata") or None, profiles=store),
+            NOTHING_SENT)
     return patch
 
 
@@ -74,7 +75,8 @@ async def update_participant(credentials: Credentials, update: ParticipantUpdate
             current = (await lkapi.room.get_participant(who)).metadata
         merged = merged_metadata(current, update.patch, unset, update.replace)
         metadata = encode(merged, "metadata")
-        note_unknown_keys(checked(resolve(participant=metadata or None, profiles=store)))
+        note_unknown_keys(checked(resolve(participant=metadata or None, profiles=store),
+                                  NOTHING_SENT))
         request = api.UpdateParticipantRequest(room=update.room, identity=update.identity,
                                                metadata=metadata)
         await lkapi.room.update_participant(request)

@@ -21,7 +21,7 @@ from .credentials import Credentials
 from .parsing import KEY_ALIASES, MAX_METADATA_BYTES, parse_assignment, split_by_audience
 from .profiles import ProfileStore
 from .sources import Resolution, resolve
-from .tool_errors import settings_rejected, usage_error
+from .tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
 
 # --- Metadata documents ------------------------------------------------------------------------
 
@@ -120,9 +120,10 @@ def app_metadata(asked: SettingsInput) -> dict[str, Any]:
     return json_object(asked.metadata or "", "--metadata")
 
 
-def checked(resolution: Resolution) -> Resolution:
+def checked(resolution: Resolution, consequence: str = NOTHING_SIGNED) -> Resolution:
+    """`resolution`, or a usage error listing its errors and saying what was not done."""
     if resolution.errors:
-        raise settings_rejected(resolution.errors)
+        raise settings_rejected(resolution.errors, consequence)
     return resolution
 
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from .errors import SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# What did not happen because settings were invalid: mint signs, update sends.
+NOTHING_SIGNED, NOTHING_SENT = "nothing was signed", "nothing was sent"
 
 
 class ToolError(Exception):
@@ -22,6 +24,7 @@ def usage_error(message: str) -> ToolError:
     return ToolError(message, EXIT_USAGE)
 
 
-def settings_rejected(errors: Sequence[SettingsError]) -> ToolError:
+def settings_rejected(errors: Sequence[SettingsError],
+                      consequence: str = NOTHING_SIGNED) -> ToolError:
     lines = [f"{e.field} = {json.dumps(e.to_dict()['value'])}: {e.message}" for e in errors]
-    return usage_error("invalid settings, nothing was signed:\n  " + "\n  ".join(lines))
+    return usage_error(f"invalid settings, {consequence}:\n  " + "\n  ".join(lines))
