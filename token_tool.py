@@ -260,6 +260,8 @@ Settings a participant may set:
 {_wrapped(PARTICIPANT_FIELDS)}
 Of these, {", ".join(sorted(LIVE_FIELDS))} applies live (the agent's next reply); the others
 apply from the participant's next session. Operator-only settings cannot change mid-call.
+The merge reads the current metadata, then writes it back, and LiveKit has no compare-and-set:
+a change someone else makes in between is lost; --replace skips the read and the merge.
 {EXIT_HELP}"""
 
 

@@ -213,6 +213,14 @@ def test_help_is_complete(command: list[str], flags: list[str]) -> None:
         assert flag in out
 
 
+def test_update_help_says_a_concurrent_change_can_be_lost() -> None:
+    # GetParticipant then UpdateParticipant, and LiveKit has no compare-and-set.
+    code, out, _ = run("update", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "compare-and-set" in text and "lost" in text
+    assert "--replace skips the read and the merge" in text
+
+
 def test_inspect_shows_identity_grants_expiry_settings_and_dispatch() -> None:
     token = mint_json("-r", "demo", "-i", "carol", "--set", "endpointing_ms=400",
                       "--agent", "voice-agent", "--set", "tts_voice=echo")["access_token"]
