@@ -4,8 +4,11 @@ TokenSource.endpoint calls it: POST JSON with proto field names, reply read as
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +29,7 @@ from voice_settings.token_server import (
     MAX_BODY_BYTES,
     ServeConfig,
     make_app,
+    run_server,
 )
 
 URL = "wss://voice.example.test"
@@ -238,3 +242,32 @@ def _request(base: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+async def test_start_up_line_brackets_an_ipv6_host(capsys: pytest.CaptureFixture[str]) -> None:
+    server = asyncio.create_task(run_server(ServeConfig(CREDENTIALS, ProfileStore.load()),
+                                            "::1", 0))
+    try:
+        async with asyncio.timeout(10):
+            while not (banner := capsys.readouterr().out):
+                await asyncio.sleep(0.01)
+        url = banner.split()[2]
+        assert url.startswith("http://[::1]:") and url.endswith(ENDPOINT_PATH)
+        # The printed URL is one a client can use as it is.
+        async with aiohttp.ClientSession() as session, session.get(
+                url.removesuffix(ENDPOINT_PATH) + HEALTH_PATH) as response:
+            assert response.status == 200
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server

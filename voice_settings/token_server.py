@@ -244,6 +244,13 @@ def endpoint_token_request(body: Mapping[str, Any], config: ServeConfig) -> Toke
         attributes=attributes, agents=agents, valid_for=config.valid_for)
 
 
+def base_url(host: str, port: int) -> str:
+    """http://host:port, an IPv6 address in brackets as URLs need it."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 async def run_server(config: ServeConfig, host: str, port: int) -> None:
     runner = web.AppRunner(make_app(config), access_log=None)
     await runner.setup()
@@ -252,7 +259,7 @@ async def run_server(config: ServeConfig, host: str, port: int) -> None:
     bound_port = runner.addresses[0][1]
     auth = "bearer token required" if config.bearer_secret else "no auth (set TOKEN_SERVER_SECRET)"
     agents = ", ".join(sorted(config.allowed_agents)) or "any"
-    print(f"serving POST http://{host}:{bound_port}{ENDPOINT_PATH} ({auth}; agents: {agents})",
+    print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: {agents})",
           flush=True)
     try:
         await asyncio.Event().wait()
