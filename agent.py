@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 from dotenv import load_dotenv
 from livekit.agents import (
@@ -26,7 +27,13 @@ from livekit.agents import (
     room_io,
 )
 from livekit.plugins import deepgram, openai, silero
-from livekit.plugins import turn_detector as _turn_detector  # noqa: F401 - for download-files
+
+# The plugin calls itself deprecated in favour of the bundled detector, which is our fallback;
+# it still provides the multilingual model, and importing it registers it for download-files.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "`livekit.plugins.turn_detector` is deprecated",
+                            DeprecationWarning)
+    from livekit.plugins import turn_detector as _turn_detector  # noqa: F401
 
 from voice_settings import ProfileStore, VoiceSettings, resolve
 from voice_settings.call import caller_identity, run_while_present, wait_for_caller
