@@ -122,7 +122,16 @@ def deepgram_endpoint() -> dict[str, str]:
 
 def participant_wait_timeout() -> float:
     """PARTICIPANT_WAIT_TIMEOUT seconds (default 120): how long a dispatched job waits."""
-    return float(os.environ.get("PARTICIPANT_WAIT_TIMEOUT", "120"))
+    raw = os.environ.get("PARTICIPANT_WAIT_TIMEOUT", "120")
+    try:
+        seconds = float(raw)
+        if seconds > 0 and seconds != float("inf"):
+            return seconds
+    except ValueError:
+        pass
+    logger.error("PARTICIPANT_WAIT_TIMEOUT=%r is not a positive number of seconds; using 120",
+                 raw)
+    return 120.0
 
 
 def switchable_profiles(profiles: ProfileStore) -> list[str]:

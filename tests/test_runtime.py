@@ -165,3 +165,12 @@ def test_without_downloaded_files_the_bundled_detector_is_used_with_one_warning(
 ])
 def test_the_dispatch_may_name_the_caller(dispatch, identity):
     assert caller_identity(dispatch) == identity
+
+
+@pytest.mark.parametrize("raw, seconds", [("30", 30.0), ("0.5", 0.5), ("soon", 120.0),
+                                          ("-1", 120.0), ("inf", 120.0), ("nan", 120.0)])
+def test_the_participant_wait_is_configurable_and_never_invalid(monkeypatch, raw, seconds):
+    import agent
+
+    monkeypatch.setenv("PARTICIPANT_WAIT_TIMEOUT", raw)
+    assert agent.participant_wait_timeout() == seconds
