@@ -21,7 +21,7 @@ from aiohttp import web
 from livekit import api
 
 import token_tool
-from voice_settings import MAX_METADATA_BYTES, ProfileStore
+from voice_settings import MAX_METADATA_BYTES, ProfileStore, token_server
 from voice_settings.credentials import Credentials
 from voice_settings.token_server import (
     ENDPOINT_PATH,
@@ -170,6 +170,22 @@ async def test_403_names_the_allowed_agents(start: Any) -> None:
 async def test_413_over_64_kib(start: Any, body: dict) -> None:
     status, _, reply = await post(await start(), body)
     assert status == 413 and "65536" in reply["error"]
+
+
+async def test_500_for_a_bug_is_json_with_cors_and_logged_without_secrets(
+        start: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken_sign(*_: Any) -> str:
+        raise RuntimeError(f"signing broke with {SECRET} for {BEARER}")
+
+    monkeypatch.setattr(token_server, "sign", broken_sign)
+    base = await start(bearer_secret=BEARER, cors_origins=frozenset({"https://app.example"}))
+    status, headers, reply = await post(base, TOKEN_SOURCE_BODY,
+                                        {"Authorization": f"Bearer {BEARER}"})
+    assert status == 500 and set(reply) == {"error"}
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "signing broke" not in reply["error"]  # the details are for the server's log
+    assert "signing broke" in caplog.text and "RuntimeError" in caplog.text
+    assert SECRET not in caplog.text and BEARER not in caplog.text
 
 
 async def test_413_for_an_oversized_body(start: Any) -> None:

@@ -9,7 +9,9 @@ import asyncio
 import datetime as dt
 import hmac
 import json
+import logging
 import secrets
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,8 @@ from .parsing import MAX_METADATA_BYTES
 from .profiles import ProfileStore
 from .sources import resolve
 from .tokens import TokenRequest, canonical_key, connection_details, over_limit, sign
+
+logger = logging.getLogger(__name__)
 
 ENV_SERVER_SECRET = "TOKEN_SERVER_SECRET"
 ENV_ALLOWED_AGENTS = "TOKEN_SERVER_ALLOWED_AGENTS"
@@ -41,6 +45,7 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
     401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
     403 agent outside the allow-list; operator-only setting or room option sent by the client
     413 a metadata or attributes value over {MAX_METADATA_BYTES} bytes
+    500 {{error}} for an unexpected failure; the details go to the server's log
   OPTIONS {ENDPOINT_PATH}  CORS preflight
   GET {HEALTH_PATH}  health check"""
 
@@ -91,8 +96,20 @@ async def json_errors_and_cors(request: web.Request, handler: Any) -> web.Stream
         response = error_response(exc.status, exc.reason)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
+    except Exception:  # a bug: JSON the browser can read (CORS included), details in the log
+        log_unexpected(request)
+        response = error_response(500, "internal error; the token server logged the details")
     add_cors_headers(request, response)
     return response
+
+
+def log_unexpected(request: web.Request) -> None:
+    """Log the exception being handled, with the secrets it might quote redacted."""
+    config = request.app[CONFIG]
+    text = traceback.format_exc()
+    for secret in filter(None, (config.credentials.api_secret, config.bearer_secret)):
+        text = text.replace(secret, "[redacted]")
+    logger.error("unexpected error answering %s %s:\n%s", request.method, request.path, text)
 
 
 def error_response(status: int, message: str, errors: Sequence[dict] = ()) -> web.Response:
