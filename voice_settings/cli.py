@@ -15,9 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import allowed
 from .model import FIELDS, PROFILE_FIELDS
 from .parsing import parse_assignment
-from .profiles import ProfileError, ProfileStore, profile_toml, validate_profile
+from .profiles import (
+    ProfileError,
+    ProfileStore,
+    check_over_default,
+    is_profile_name,
+    profile_toml,
+    validate_profile,
+)
 from .schema import participant_schema, reference_markdown, settings_schema
 from .sources import Resolution, resolve
 
@@ -40,7 +48,11 @@ def _read_input(args: argparse.Namespace) -> str:
             raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     if args.file is None and sys.stdin.isatty():
         raise UsageError("no metadata: pass JSON as an argument, with --file PATH, or on stdin")
-    return sys.stdin.read()
+    # Metadata is UTF-8 whatever the locale; undecodable bytes are reported, not a traceback.
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return sys.stdin.read()
+    return stream.read().decode("utf-8", errors="surrogateescape")
 
 
 def _payloads(args: argparse.Namespace) -> Iterator[tuple[int | None, str]]:
@@ -48,7 +60,9 @@ def _payloads(args: argparse.Namespace) -> Iterator[tuple[int | None, str]]:
     if not args.jsonl:
         yield None, text
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: splitlines() would also split on U+2028, \x1c, ... inside a payload.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if line.strip():
             yield number, line
 
@@ -96,7 +110,8 @@ def cmd_validate(args: argparse.Namespace, store: ProfileStore) -> int:
         if resolution.errors:
             status = DROPPED
         if args.json:
-            print(json.dumps(_report(resolution, line, args), ensure_ascii=False))
+            # ASCII: valid JSON whatever stdout's encoding (a lone surrogate becomes \ud800).
+            print(json.dumps(_report(resolution, line, args)))
         else:
             _print_text(resolution, line, args)
     return status
@@ -131,6 +146,8 @@ def _show_profile(store: ProfileStore, name: str) -> int:
 
 
 def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
+    if not is_profile_name(args.name):  # a path, or a file name the store would refuse to load
+        raise UsageError(f"{args.name!r} is not a profile name: {allowed('profile')}")
     path = store.directory / f"{args.name}.toml"
     if path.exists() and not args.force:
         raise UsageError(f"{path} exists; use --force to replace it")
@@ -150,6 +167,10 @@ def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
         values[name] = value
     description = args.description or (store.descriptions.get(args.base, "") if args.base else "")
     values, _ = validate_profile(path, {"description": description, **values})  # or raises
+    # The store checks every profile over the default one: never write a file it would refuse.
+    default = store.default_name or ("default" if args.name == "default" else None)
+    if default:
+        check_over_default(store.directory, {**store.profiles, args.name: values}, default)
     based_on = f" from {args.base}" if args.base else ""
     text = profile_toml(values, description, f"{args.name}: written by voice_settings{based_on}.")
     store.directory.mkdir(parents=True, exist_ok=True)
@@ -218,10 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         store = ProfileStore.load(args.profiles_dir, args.default_profile)
-        return COMMANDS[args.command](args, store)
+        status = COMMANDS[args.command](args, store)
+        sys.stdout.flush()  # a closed pipe must show here, not in the flush at exit
+        return status
     except (UsageError, ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return USAGE
     except BrokenPipeError:  # `... | head` closed the pipe: not an error of ours
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
+        _discard_stdout()
         return CLEAN
+
+
+def _discard_stdout() -> None:
+    """Send what is still buffered to /dev/null, so the interpreter's exit stays quiet (the
+    recipe in Python's signal docs; replacing sys.stdout alone leaves the old buffer to fail)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (an in-memory stream)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit

@@ -104,7 +104,7 @@ class ProfileStore:
                                f"the default profile {asked!r} does not exist")
         default = asked or ("default" if "default" in profiles else None)
         if default:
-            _check_over_default(directory, profiles, default)
+            check_over_default(directory, profiles, default)
         return cls(directory, profiles, descriptions, default)
 
     def names(self) -> list[str]:
@@ -117,8 +117,8 @@ class ProfileStore:
         return name in self.profiles
 
 
-def _check_over_default(directory: Path, profiles: dict[str, dict[str, Any]],
-                        default: str) -> None:
+def check_over_default(directory: Path, profiles: dict[str, dict[str, Any]],
+                       default: str) -> None:
     """A named profile is applied over the default profile: together they must be valid, or
     every call that picks it would report a conflict."""
     for name, values in profiles.items():
