@@ -28,12 +28,13 @@ class UserAudio:
     queue: asyncio.Queue[tuple[bytes, asyncio.Future[None]]] = field(default_factory=asyncio.Queue)
     frames_sent: int = 0
     task: asyncio.Task[None] | None = None
+    stopping: bool = False
 
     async def _feed(self) -> None:
         samples = USER_SAMPLE_RATE * _FRAME_MS // 1000
         silence = np.zeros(samples, dtype=np.int16).tobytes()
         nbytes = samples * 2
-        while True:
+        while not self.stopping:
             if self.queue.empty():
                 await self._capture(silence)
                 continue
@@ -52,7 +53,13 @@ class UserAudio:
 
     async def aclose(self) -> None:
         if self.task is not None:
-            self.task.cancel()
+            # Let the frame in flight finish: a capture cancelled mid-call leaves a native
+            # callback that fires after the FFI server is gone and logs an error at exit.
+            self.stopping = True
+            try:
+                await asyncio.wait_for(asyncio.shield(self.task), 1.0)
+            except (TimeoutError, asyncio.CancelledError):
+                self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
         while not self.queue.empty():
             _, done = self.queue.get_nowait()
