@@ -159,6 +159,18 @@ def test_invalid_input_exits_2_names_the_problem_and_signs_nothing(
         assert text in err
 
 
+def test_attributes_limit_is_the_bytes_livekit_counts(tmp_path: Any) -> None:
+    # The same boundary as serve's: UTF-8 bytes of every key and value, no JSON around them.
+    at_the_limit = {"pad": "é" * 32765, "k": "xy"}  # 3 + 2 * 32765 + 1 + 2 = 65536 bytes
+    path = tmp_path / "attributes.json"
+    path.write_text(json.dumps(at_the_limit), encoding="utf-8")
+    code, out, err = run("mint", "-r", "demo", "--token-only", "--attribute-file", str(path))
+    assert code == 0, err
+    assert verify(out.strip()).attributes == at_the_limit
+    code, _, err = run("mint", "-r", "demo", "--attribute-file", str(path), "--attribute", "k=xyz")
+    assert code == 2 and "attributes is 65537 bytes" in err
+
+
 def test_missing_credentials_is_one_line_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LIVEKIT_API_SECRET")
     monkeypatch.delenv("LIVEKIT_URL")

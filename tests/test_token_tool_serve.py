@@ -188,6 +188,19 @@ async def test_500_for_a_bug_is_json_with_cors_and_logged_without_secrets(
     assert SECRET not in caplog.text and BEARER not in caplog.text
 
 
+# LiveKit counts the UTF-8 bytes of every attribute key and value: 3 + 2 * 32765 + 1 + 2.
+AT_THE_LIMIT = {"pad": "é" * 32765, "k": "xy"}
+ONE_OVER = {**AT_THE_LIMIT, "k": "xyz"}
+
+
+async def test_attributes_limit_is_the_bytes_livekit_counts(start: Any) -> None:
+    base = await start()
+    status, _, reply = await post(base, {"participant_attributes": AT_THE_LIMIT})
+    assert status == 201 and claims_of(reply).attributes == AT_THE_LIMIT
+    status, _, reply = await post(base, {"participant_attributes": ONE_OVER})
+    assert status == 413 and "65537 bytes" in reply["error"]
+
+
 async def test_413_for_an_oversized_body(start: Any) -> None:
     raw = b'{"pad": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
     status, _, _ = await post(await start(), None, raw=raw)

@@ -44,7 +44,8 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
     400 body not JSON, or invalid settings: {{error, errors: [{{field, value, message, source}}]}}
     401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
     403 agent outside the allow-list; operator-only setting or room option sent by the client
-    413 a metadata or attributes value over {MAX_METADATA_BYTES} bytes
+    413 a metadata value, or the attributes' keys and values together, over {MAX_METADATA_BYTES}
+        bytes of UTF-8
     500 {{error}} for an unexpected failure; the details go to the server's log
   OPTIONS {ENDPOINT_PATH}  CORS preflight
   GET {HEALTH_PATH}  health check"""
@@ -185,8 +186,8 @@ def body_field(body: Mapping[str, Any], name: str, kind: type, default: Any) -> 
     return value
 
 
-def check_size(name: str, text: str) -> None:
-    if problem := over_limit(name, text):
+def check_size(name: str, value: str | Mapping[str, str]) -> None:
+    if problem := over_limit(name, value):
         raise HttpError(413, problem)
 
 
@@ -194,7 +195,7 @@ def request_attributes(body: Mapping[str, Any]) -> dict[str, str]:
     attributes = body_field(body, "participant_attributes", dict, {})
     if not all(isinstance(v, str) for v in attributes.values()):
         raise HttpError(400, "participant_attributes values must be strings")
-    check_size("participant_attributes", json.dumps(attributes, ensure_ascii=False))
+    check_size("participant_attributes", attributes)
     return attributes
 
 

@@ -61,9 +61,13 @@ def json_file(path: str, what: str) -> dict[str, Any]:
     return json_object(text, what)
 
 
-def over_limit(what: str, text: str) -> str | None:
-    """Why `text` is too large for a metadata or attributes value, or None when it fits."""
-    size = len(text.encode("utf-8"))
+def over_limit(what: str, value: str | Mapping[str, str]) -> str | None:
+    """Why a metadata value or a participant's attributes are too large, or None when they fit.
+
+    Measured as LiveKit does: the UTF-8 bytes of the metadata; for attributes, of every key and
+    value together (LiveKit stores the map, not the JSON it travels in)."""
+    parts = [value] if isinstance(value, str) else [*value.keys(), *value.values()]
+    size = sum(len(part.encode("utf-8")) for part in parts)
     if size > MAX_METADATA_BYTES:
         return f"{what} is {size} bytes, over the {MAX_METADATA_BYTES} byte limit"
     return None
@@ -168,7 +172,8 @@ def attributes(items: Sequence[str], attribute_file: str | None) -> dict[str, st
         if not sep or not key:
             raise usage_error(f"--attribute {item!r}: expected KEY=VALUE")
         found[key] = value
-    encode(found, "attributes")
+    if problem := over_limit("attributes", found):
+        raise usage_error(problem)
     return found
 
 
