@@ -16,6 +16,7 @@ from livekit import api
 
 import token_tool
 from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve, tokens
+from voice_settings.model import silent_turn_end
 from voice_settings.parsing import validate_field
 
 URL = "wss://voice.example.test"
@@ -319,6 +320,9 @@ def valid_settings(draw: st.DrawFn) -> dict[str, Any]:
         low = draw(st.floats(0, 5, **_FINITE))
         values["min_endpointing_delay"] = low
         values["max_endpointing_delay"] = draw(st.floats(max(low, 0.2), 10, **_FINITE))
+    if silent_turn_end(values.get("turn_detection"), values.get("endpointing_ms"),
+                       values.get("utterance_end_ms")):
+        values["endpointing_ms"] = 25  # an "stt" turn that could never end is refused
     return values
 
 
