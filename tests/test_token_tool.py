@@ -247,8 +247,9 @@ def test_inspect_shows_identity_grants_expiry_settings_and_dispatch() -> None:
     assert code == 0 and report["errors"] == []
     assert (report["identity"], report["room"]) == ("carol", "demo")
     assert report["grants"]["roomJoin"] is True and report["expires_at"].endswith("Z")
-    assert report["dispatch"] == [{"agent_name": "voice-agent",
-                                   "metadata": '{"tts_voice":"echo"}'}]
+    [dispatch] = report["dispatch"]
+    assert (dispatch["agent_name"], dispatch["metadata"]) == ("voice-agent",
+                                                             '{"tts_voice":"echo"}')
     assert report["settings"]["endpointing_ms"] == 400
     assert report["sources"]["tts_voice"] == "dispatch"
     code, out, _ = run("inspect", token)
@@ -277,6 +278,43 @@ def test_inspect_exits_2_for_a_token_with_invalid_settings() -> None:
     code, out, _ = run("inspect", token, "--json")
     assert code == 2
     assert [e["field"] for e in json.loads(out)["errors"]] == ["endpointing_ms"]
+
+
+def two_dispatch_token(second_metadata: str) -> str:
+    dispatches = [api.RoomAgentDispatch(agent_name="first", metadata='{"tts_voice": "echo"}'),
+                  api.RoomAgentDispatch(agent_name="second", metadata=second_metadata)]
+    return (api.AccessToken(KEY, SECRET).with_identity("erin")
+            .with_grants(api.VideoGrants(room_join=True, room="demo"))
+            .with_metadata('{"endpointing_ms": 400}')
+            .with_room_config(api.RoomConfiguration(agents=dispatches)).to_jwt())
+
+
+def test_inspect_validates_and_shows_every_agent_dispatch() -> None:
+    token = two_dispatch_token('{"tts_voice": "nova"}')
+    code, out, _ = run("inspect", token, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["errors"] == []
+    first, second = report["dispatch"]
+    assert (first["agent_name"], second["agent_name"]) == ("first", "second")
+    # Each agent runs with the participant's settings over its own dispatch metadata.
+    assert first["settings"]["tts_voice"] == "echo" and second["settings"]["tts_voice"] == "nova"
+    assert first["settings"]["endpointing_ms"] == second["settings"]["endpointing_ms"] == 400
+    assert second["sources"]["tts_voice"] == "dispatch" and second["errors"] == []
+    code, out, _ = run("inspect", token)
+    assert code == 0 and "agent second" in out and '"nova"' in out and '"echo"' in out
+
+
+def test_inspect_exits_2_when_a_later_dispatch_is_invalid() -> None:
+    token = two_dispatch_token('{"turn_detection": "sometimes"}')
+    code, out, _ = run("inspect", token, "--json")
+    report = json.loads(out)
+    assert code == 2
+    assert [(e["field"], e["agent_name"]) for e in report["errors"]] == [
+        ("turn_detection", "second")]
+    assert report["dispatch"][0]["errors"] == []
+    assert [e["field"] for e in report["dispatch"][1]["errors"]] == ["turn_detection"]
+    code, out, _ = run("inspect", token)
+    assert code == 2 and "invalid: turn_detection" in out and "second" in out
 
 
 # --- Property: for any valid settings, mint -> verify -> parse gives them back --------------
