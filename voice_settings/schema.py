@@ -13,9 +13,14 @@ import json
 from functools import cache
 from typing import Any
 
-from .model import FIELDS, PARTICIPANT_FIELDS, Off, VoiceSettings
+from .model import FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS, Off, VoiceSettings
+from .parsing import KEY_ALIASES
 
 _OFF = {"const": "off", "description": "Disabled (the same as null)."}
+
+# The model's `\S` runs in pydantic's Rust regex, where \s is Unicode White_Space; Python's re
+# (\x1c-\x1f) and JavaScript (\ufeff, not \x85) disagree. Spelled out, it means the same in all.
+_NOT_BLANK = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 @cache
@@ -26,19 +31,31 @@ def _properties() -> dict[str, Any]:
         prop.pop("title", None)
         if Off in VoiceSettings.model_fields[name].metadata:
             prop["anyOf"].append(_OFF)
+        if prop.get("pattern") == r"\S":
+            prop["pattern"] = _NOT_BLANK
         if name == "min_endpointing_delay":
             prop["description"] += " Must not exceed max_endpointing_delay."
     return properties
 
 
-def _schema(fields: list[str], title: str, description: str) -> dict[str, Any]:
+def _schema(fields: list[str], title: str, description: str,
+            refused: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """`properties` is one entry per field, for a form; `allOf` says what the parser also does:
+    other spellings (endpointingMs, systemPrompt) are checked like the field, and the keys of
+    `refused` fields are refused in any spelling, so the schema never passes what the parser
+    drops."""
     properties = _properties()
+    keys: dict[str, Any] = {
+        key: {"$ref": f"#/properties/{name}"}
+        for key, name in KEY_ALIASES.items() if key != name and name in fields}
+    keys.update({key: False for key, name in KEY_ALIASES.items() if name in refused})
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,
         "description": description,
         "type": "object",
         "properties": {name: copy.deepcopy(properties[name]) for name in fields},
+        "allOf": [{"properties": keys}],
         "additionalProperties": True,
     }
 
@@ -48,8 +65,10 @@ def participant_schema() -> dict[str, Any]:
         [f for f in FIELDS if f in PARTICIPANT_FIELDS],
         "Voice settings in participant metadata",
         "What a user's app may put in the participant's token metadata. Keys may also be "
-        "camelCase (endpointingMs); systemPrompt is an alias of instructions. Other keys are "
+        "camelCase (endpointingMs); systemPrompt is an alias of instructions. Operator-only "
+        "settings (models, voice, language) are refused in any spelling. Other keys are "
         "ignored by the agent.",
+        refused=OPERATOR_FIELDS,
     )
 
 
