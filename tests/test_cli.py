@@ -440,7 +440,10 @@ def test_schema_is_the_participant_schema(capsys):
     Draft202012Validator.check_schema(schema)
     assert not set(schema["properties"]) & OPERATOR_FIELDS
     assert schema["additionalProperties"] is True
-    Draft202012Validator(schema).validate({"theme": "dark", "endpointingMs": "anything"})
+    validator = Draft202012Validator(schema)
+    validator.validate({"theme": "dark", "endpointingMs": 300})  # other keys are the app's
+    assert not validator.is_valid({"endpointingMs": "300"})
+    assert not validator.is_valid({"llmModel": "gpt-4.1"})  # refused as the parser refuses it
 
 
 def test_schema_all_has_every_field(capsys):
