@@ -127,7 +127,11 @@ async def test_400_names_the_invalid_field(start: Any, body: dict, field: str) -
     assert headers["Access-Control-Allow-Origin"] == "*"
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'{"room_name": 5}'])
+@pytest.mark.parametrize("raw", [
+    b"{not json", b"[1, 2]", b'{"room_name": 5}',
+    b'{"participant_metadata": "{\\"systemPrompt\\": \\"\\\\ud800\\"}"}',
+    b'{"participant_attributes": {"a": "\\ud800"}}', b'{"room_name": "\\udfff"}',
+])
 async def test_400_for_a_malformed_body(start: Any, raw: bytes) -> None:
     status, _, reply = await post(await start(), None, raw=raw)
     assert status == 400 and reply["error"]

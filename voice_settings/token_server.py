@@ -172,6 +172,11 @@ def json_body(data: bytes) -> dict[str, Any]:
         raise HttpError(400, f"request body is not valid JSON ({exc})") from None
     if not isinstance(body, dict):
         raise HttpError(400, "request body must be a JSON object")
+    try:  # "\ud800" is valid JSON but not text: LiveKit could not store it
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HttpError(400, "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                        "which is not valid text") from None
     return body
 
 
