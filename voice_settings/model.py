@@ -29,6 +29,10 @@ DEFAULT_INSTRUCTIONS = (
 )
 DEFAULT_GREETING = "Hello! How can I help you today?"
 
+# At least one character that is not whitespace as Python's str.isspace() sees it, spelled out
+# so that every regex engine (pydantic's, JSON Schema validators', a browser's) agrees.
+NOT_BLANK = r"[^\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 
 def _off_to_none(value: Any) -> Any:
     """`"off"` is how TOML (which has no null) and forms spell "disabled"; JSON may use null."""
@@ -139,7 +143,7 @@ class VoiceSettings(BaseModel):
     # --- What the agent is told: the only fields that change during a call --------------------
     # 8000 characters (~2000 tokens, at most 32 KiB of UTF-8) keeps metadata under 64 KiB.
     instructions: str = Field(
-        DEFAULT_INSTRUCTIONS, min_length=1, max_length=8000, pattern=r"\S",
+        DEFAULT_INSTRUCTIONS, min_length=1, max_length=8000, pattern=NOT_BLANK,
         json_schema_extra=_policy(LIVE, PARTICIPANT),
     )
     """The system prompt (alias systemPrompt); applied live, on the next LLM request."""

@@ -20,7 +20,6 @@ _OFF = {"const": "off", "description": "Disabled (the same as null)."}
 
 # The model's `\S` runs in pydantic's Rust regex, where \s is Unicode White_Space; Python's re
 # (\x1c-\x1f) and JavaScript (\ufeff, not \x85) disagree. Spelled out, it means the same in all.
-_NOT_BLANK = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 @cache
@@ -31,8 +30,6 @@ def _properties() -> dict[str, Any]:
         prop.pop("title", None)
         if Off in VoiceSettings.model_fields[name].metadata:
             prop["anyOf"].append(_OFF)
-        if prop.get("pattern") == r"\S":
-            prop["pattern"] = _NOT_BLANK
         if name == "min_endpointing_delay":
             prop["description"] += " Must not exceed max_endpointing_delay."
     return properties
