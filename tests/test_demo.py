@@ -1,0 +1,19 @@
+"""The README's main command: the offline demo runs the real agent and shows the wire."""
+
+import subprocess
+import sys
+
+
+def test_the_offline_demo_shows_what_went_over_the_wire():
+    run = subprocess.run([sys.executable, "-m", "voice_settings.harness"], capture_output=True,
+                         text=True, timeout=300)
+    out = run.stdout
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert '"endpointing": "400"' in out  # alice's endpointing_ms in Deepgram's query string
+    assert "LLM request, system message: You are Ada, a librarian" in out
+    assert "LLM request, system message: You are Ada. Answer only in French." in out
+    assert 'voice.pending attribute: {"endpointing_ms": 800}' in out
+    assert "Deepgram connections so far: 1" in out
+    assert "input rejected for alice: min_endpointing_delay" in out
+    assert "Traceback" not in run.stderr and "ERROR" not in run.stderr
