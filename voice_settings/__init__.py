@@ -1,8 +1,16 @@
 """Validated per-user voice settings for a LiveKit agent.
 
-One concept per module: `model` (the settings and their policy), `parsing` (untrusted metadata
-in, valid values out), `sources` (precedence and provenance), `profiles` (operator presets),
-`changes` (what a change means), `plugins` (settings onto the framework), `schema` (JSON Schema).
+One concept per module.
+- Settings: `model` (the settings and their policy), `errors` (what was wrong, and where it came
+  from), `parsing` (untrusted metadata in, valid values out), `sources` (precedence and
+  provenance), `profiles` (operator presets), `changes` (what a change means), `plugins`
+  (settings onto the framework), `schema` (JSON Schema and the README table), `cli`.
+- The agent's runtime: `call` (waiting for the caller), `live` (changes during a call),
+  `attributes` (what the app is told), `turn_detector` (which model this machine can run).
+- Tokens, for `token_tool.py`: `tokens`, `token_server`, `token_report`, `participant_update`,
+  `credentials`, `tool_errors`.
+- `harness`: offline stand-ins for LiveKit, Deepgram and OpenAI, and the demo.
+Only the settings modules are imported here; the others pull in livekit and load on use.
 """
 
 from .changes import FieldChange, diff, pending_fields
