@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import SettingsError, Source, shown
 from .model import FIELDS, SILENT_TURN_END, VoiceSettings, silent_turn_end
-from .parsing import ParsedMetadata, parse_metadata
+from .parsing import parse_metadata
 from .profiles import ProfileStore
 
 _MIN, _MAX = "min_endpointing_delay", "max_endpointing_delay"
@@ -78,7 +78,6 @@ class _Layers:
             f"{moved} was set to {self.values[kept]:g} s to keep min <= max.",
             self._bound_set_by[kept][1]))
 
-
     def settle_turn_end(self) -> None:
         """"stt" turn detection with Deepgram endpointing off and no UtteranceEnd would never end
         a turn: endpointing_ms goes back to the plugin default, and that is reported."""
@@ -92,6 +91,7 @@ class _Layers:
         self.errors.append(SettingsError(
             _ENDPOINTING, 0, f"{SILENT_TURN_END}; endpointing_ms was set to "
             f"{_DEFAULTS.endpointing_ms} ms so the agent can answer.", source))
+
 
 def _profile_layers(store: ProfileStore | None, named: list[tuple[Any, bool, Source]],
                     previous: Resolution | None,
@@ -127,8 +127,8 @@ def resolve(*, participant: Any = None, dispatch: Any = None,
             profiles: ProfileStore | None = None,
             previous: Resolution | None = None) -> Resolution:
     """Effective settings from raw participant and dispatch metadata. Never raises."""
-    from_participant = _parse(participant, Source.PARTICIPANT)
-    from_dispatch = _parse(dispatch, Source.DISPATCH)
+    from_participant = parse_metadata(participant, Source.PARTICIPANT)
+    from_dispatch = parse_metadata(dispatch, Source.DISPATCH)
     errors = [*from_dispatch.errors, *from_participant.errors]
     unknown = tuple((Source.DISPATCH, k) for k in from_dispatch.unknown_keys) + tuple(
         (Source.PARTICIPANT, k) for k in from_participant.unknown_keys)
@@ -142,13 +142,11 @@ def resolve(*, participant: Any = None, dispatch: Any = None,
                                (from_dispatch, Source.DISPATCH))]
     for values, source, name in _profile_layers(profiles, named, previous, profile_errors):
         layers.apply({**values, "profile": name}, source)
-    # The profile layer above consumed `profile`; the metadata layers must not reapply a name.
-    from_dispatch.values.pop("profile", None)
-    from_participant.values.pop("profile", None)
-    layers.apply(from_dispatch.values, Source.DISPATCH)
+    # The profile layers above consumed `profile`; the metadata layers must not reapply a name.
+    layers.apply(_without_profile(from_dispatch.values), Source.DISPATCH)
     if previous is not None:
         _keep_previous(layers, previous, from_participant.rejected_fields - {"profile"})
-    layers.apply(from_participant.values, Source.PARTICIPANT)
+    layers.apply(_without_profile(from_participant.values), Source.PARTICIPANT)
     layers.settle_bounds()
     layers.settle_turn_end()
     settings = _build(layers, previous)
@@ -169,11 +167,8 @@ def _keep_previous(layers: _Layers, previous: Resolution, refused: frozenset[str
         layers.sources[name] = previous.sources[name]
 
 
-def _parse(raw: Any, source: Source) -> ParsedMetadata:
-    parsed = parse_metadata(raw, source)
-    # `profile` is consumed by the profile layer; work on a copy so callers' objects stay intact.
-    return ParsedMetadata(dict(parsed.values), parsed.errors, parsed.unknown_keys,
-                          parsed.rejected_fields, parsed.rejected_whole)
+def _without_profile(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if name != "profile"}
 
 
 def _build(layers: _Layers, previous: Resolution | None) -> VoiceSettings:
