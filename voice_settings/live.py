@@ -63,6 +63,7 @@ class LiveSettings:
         self.errors: tuple[SettingsError, ...] = resolution.errors
         self.switchable = sorted(switchable_profiles)
         self._metadata = participant_metadata
+        self._metadata_profile = _profile_named(participant_metadata)
         self._dispatch = dispatch_metadata
         self._profiles = profiles
         self._spoken_profile: str | None = None  # chosen by voice, until metadata picks again
@@ -80,9 +81,10 @@ class LiveSettings:
                          extra={"participant": getattr(participant, "identity", None)})
             return
         try:
-            if self._profile_key(new) != self._profile_key(self._metadata):
+            profile = _profile_named(new)
+            if profile != self._metadata_profile:
                 self._spoken_profile = None  # the app chose a profile after the voice did
-            self._metadata = new
+            self._metadata, self._metadata_profile = new, profile
             self._update("metadata change")
         except Exception:  # an event handler that raises would silently stop all updates
             logger.exception("could not process a metadata change for %s", self.identity,
@@ -95,7 +97,7 @@ class LiveSettings:
                                   f"Allowed: {', '.join(self.switchable) or 'none'}.")
             self.errors = (error,)
             log_rejected(self.identity, self.errors)
-            self._changed.set()
+            self._notify()
             return f"Cannot switch to {name!r}. Available: {', '.join(self.switchable)}."
         self._spoken_profile = name
         self._update("profile switch by voice")
@@ -112,10 +114,6 @@ class LiveSettings:
         in_force = self.current.settings.model_copy(
             update={"instructions": self._applied_instructions})
         return agent_attributes(in_force, self.pending(), self.errors)
-
-    def _profile_key(self, metadata: Any) -> Any:
-        document, _ = decode(metadata)
-        return (document or {}).get("profile")
 
     def _participant_input(self) -> Any:
         if self._spoken_profile is None:
@@ -137,6 +135,10 @@ class LiveSettings:
                                "old": change.old, "new": change.new,
                                "applies": change.applies, "cause": cause})
         self.current, self.errors = resolution, resolution.errors
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake the worker: apply what changed and republish."""
         self.idle.clear()
         self._changed.set()
 
@@ -171,6 +173,11 @@ class LiveSettings:
                                  extra={"participant": self.identity})
             if not self._changed.is_set():
                 self.idle.set()
+
+
+def _profile_named(metadata: Any) -> Any:
+    document, _ = decode(metadata)
+    return (document or {}).get("profile")
 
 
 def _short(value: Any) -> str:
