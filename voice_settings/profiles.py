@@ -54,12 +54,18 @@ def validate_profile(path: Path | str, document: dict[str, Any]) -> tuple[dict[s
         if message is not None:
             raise ProfileError(path, key, message)
         values[key] = valid
+    if problem := _settings_problem(values):
+        raise ProfileError(path, None, problem)
+    return values, description
+
+
+def _settings_problem(values: dict[str, Any]) -> str | None:
+    """Why `values` (over the built-in defaults) are not valid settings together, or None."""
     try:
         VoiceSettings.model_validate(values)
     except ValidationError as exc:
-        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ProfileError(path, None, problem) from None
-    return values, description
+        return exc.errors()[0]["msg"].removeprefix("Value error, ")
+    return None
 
 
 def load_profile_file(path: Path) -> tuple[dict[str, Any], str]:
@@ -122,12 +128,9 @@ def check_over_default(directory: Path, profiles: dict[str, dict[str, Any]],
     """A named profile is applied over the default profile: together they must be valid, or
     every call that picks it would report a conflict."""
     for name, values in profiles.items():
-        try:
-            VoiceSettings.model_validate({**profiles[default], **values})
-        except ValidationError as exc:
-            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        if problem := _settings_problem({**profiles[default], **values}):
             raise ProfileError(directory / f"{name}.toml", None,
-                               f"over the default profile {default!r}: {problem}") from None
+                               f"over the default profile {default!r}: {problem}")
 
 
 def _toml_value(value: Any) -> Any:

@@ -18,9 +18,6 @@ from .parsing import KEY_ALIASES
 
 _OFF = {"const": "off", "description": "Disabled (the same as null)."}
 
-# The model's `\S` runs in pydantic's Rust regex, where \s is Unicode White_Space; Python's re
-# (\x1c-\x1f) and JavaScript (\ufeff, not \x85) disagree. Spelled out, it means the same in all.
-
 
 @cache
 def _properties() -> dict[str, Any]:
