@@ -174,4 +174,4 @@ def test_allowed_describes_every_field(field):
 
 def test_describe_never_fails_on_odd_error_types():
     for field in FIELDS:
-        assert "Allowed:" in describe(field, object(), "some_new_pydantic_error", None)
+        assert "Allowed:" in describe(field, object(), "some_new_pydantic_error")

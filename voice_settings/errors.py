@@ -150,7 +150,7 @@ def _unit_hint(field: str, value: Any) -> str:
     return ""
 
 
-def describe(field: str, value: Any, error_type: str, ctx: dict[str, Any] | None) -> str:
+def describe(field: str, value: Any, error_type: str) -> str:
     """One readable sentence for a pydantic error on one field."""
     unit = policy(field).get("unit")
     ge, le, _, max_len = _bounds(field)

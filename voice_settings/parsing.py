@@ -70,7 +70,7 @@ def validate_field(name: str, value: Any) -> tuple[Any, str | None]:
         return _ADAPTERS[name].validate_python(value, strict=True), None
     except ValidationError as exc:
         first = exc.errors()[0]
-        return None, describe(name, value, first["type"], first.get("ctx"))
+        return None, describe(name, value, first["type"])
     except Exception as exc:  # a value pydantic cannot even inspect; still not our crash
         return None, f"{shown(value)} could not be read ({type(exc).__name__})."
 
