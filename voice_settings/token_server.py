@@ -21,7 +21,7 @@ from livekit import api
 
 from .credentials import Credentials
 from .model import OPERATOR_FIELDS
-from .parsing import MAX_METADATA_BYTES
+from .parsing import MAX_METADATA_BYTES, decode
 from .profiles import ProfileStore
 from .sources import resolve
 from .tokens import TokenRequest, canonical_key, connection_details, over_limit, sign
@@ -231,12 +231,8 @@ def check_agent(name: str, allowed: frozenset[str]) -> None:
 
 
 def operator_fields_in(metadata: str) -> list[str]:
-    try:
-        document = json.loads(metadata) if metadata.strip() else {}
-    except ValueError:
-        return []  # not JSON: resolve() reports it as a 400
-    keys = document if isinstance(document, dict) else {}
-    return sorted({canonical_key(k) for k in keys} & OPERATOR_FIELDS)
+    document, _ = decode(metadata)  # unreadable metadata: resolve() reports it as a 400
+    return sorted({canonical_key(k) for k in document or {}} & OPERATOR_FIELDS)
 
 
 def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
