@@ -17,6 +17,8 @@ import annotated_types as at
 from hypothesis import strategies as st
 
 from voice_settings.errors import METADATA, SettingsError
+from voice_settings.json_input import MAX_METADATA_BYTES
+from voice_settings.keys import KEY_ALIASES
 from voice_settings.model import (
     FIELDS,
     OPERATOR_FIELDS,
@@ -24,7 +26,6 @@ from voice_settings.model import (
     VoiceSettings,
     silent_turn_end,
 )
-from voice_settings.parsing import KEY_ALIASES, MAX_METADATA_BYTES
 
 MIN, MAX = "min_endpointing_delay", "max_endpointing_delay"
 ALIASES_OF: dict[str, list[str]] = {}

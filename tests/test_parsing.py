@@ -23,15 +23,10 @@ from tests.strategies import (
     participant_metadata,
 )
 from voice_settings.errors import METADATA, Source
+from voice_settings.json_input import MAX_METADATA_BYTES
+from voice_settings.keys import KEY_ALIASES, split_by_audience
 from voice_settings.model import FIELDS, OPERATOR_FIELDS, VoiceSettings
-from voice_settings.parsing import (
-    KEY_ALIASES,
-    MAX_METADATA_BYTES,
-    parse_assignment,
-    parse_metadata,
-    split_by_audience,
-    validate_field,
-)
+from voice_settings.parsing import parse_assignment, parse_metadata, validate_field
 
 
 def messages(parsed, field: str) -> list[str]:
@@ -116,7 +111,9 @@ def test_empty_metadata_is_no_settings_and_no_error(raw):
     ('{"endpointing_ms": 300, "x": -Infinity}', "not valid JSON"),
     (b'{"greeting": "\xff"}', "UTF-8"),
     ('{"greeting": "\ud800"}', "UTF-8"),
-    ("[" * 60_000, "not valid JSON"),
+    ("[" * 60_000, "more than 64 deep"),
+    ('{"endpointing_ms": 300, "endpointing_ms": 400}', "given twice"),
+    ('{"greeting": "\\ud800"}', "lone UTF-16 surrogate"),
     ('{"endpointing_ms": ' + "9" * 5000 + "}", "not valid JSON"),
     ([{"endpointing_ms": 300}], "JSON text"),
     (300, "JSON text"),

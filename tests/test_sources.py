@@ -25,6 +25,8 @@ from tests.strategies import (
     valid_values,
 )
 from voice_settings.errors import Source
+from voice_settings.json_input import MAX_METADATA_BYTES
+from voice_settings.keys import KEY_ALIASES, split_by_audience
 from voice_settings.model import (
     FIELDS,
     OPERATOR_FIELDS,
@@ -32,12 +34,7 @@ from voice_settings.model import (
     PROFILE_FIELDS,
     VoiceSettings,
 )
-from voice_settings.parsing import (
-    KEY_ALIASES,
-    MAX_METADATA_BYTES,
-    split_by_audience,
-    validate_field,
-)
+from voice_settings.parsing import validate_field
 from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
 from voice_settings.sources import resolve
 

@@ -15,6 +15,7 @@ Only the settings modules are imported here; the others pull in livekit and load
 
 from .changes import FieldChange, diff, pending_fields
 from .errors import SettingsError, Source
+from .json_input import MAX_METADATA_BYTES
 from .model import (
     FIELDS,
     LIVE_FIELDS,
@@ -24,22 +25,14 @@ from .model import (
     PROFILE_FIELDS,
     VoiceSettings,
 )
-from .parsing import (
-    KEY_ALIASES,
-    MAX_METADATA_BYTES,
-    ParsedMetadata,
-    parse_assignment,
-    parse_metadata,
-    split_by_audience,
-    validate_field,
-)
+from .parsing import ParsedMetadata, parse_assignment, parse_metadata, validate_field
 from .profiles import ProfileError, ProfileStore
 from .sources import Resolution, resolve
 
 __all__ = [
-    "FIELDS", "KEY_ALIASES", "LIVE_FIELDS", "MAX_METADATA_BYTES", "NEXT_SESSION_FIELDS",
+    "FIELDS", "LIVE_FIELDS", "MAX_METADATA_BYTES", "NEXT_SESSION_FIELDS",
     "OPERATOR_FIELDS", "PARTICIPANT_FIELDS", "PROFILE_FIELDS", "FieldChange", "ParsedMetadata",
     "ProfileError", "ProfileStore", "Resolution", "SettingsError", "Source", "VoiceSettings",
     "diff", "parse_assignment", "parse_metadata", "pending_fields", "resolve",
-    "split_by_audience", "validate_field",
+    "validate_field",
 ]

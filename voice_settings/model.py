@@ -213,6 +213,9 @@ def silent_turn_end(turn_detection: str, endpointing_ms: int,
 
 FIELDS: tuple[str, ...] = tuple(VoiceSettings.model_fields)
 
+MIN_DELAY, MAX_DELAY = "min_endpointing_delay", "max_endpointing_delay"
+"""The two endpointing bounds, which must stay min <= max whichever sources set them."""
+
 
 def policy(field: str) -> dict[str, str]:
     extra = VoiceSettings.model_fields[field].json_schema_extra

@@ -14,31 +14,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic.alias_generators import to_camel
 
 from .errors import METADATA, SettingsError, Source, describe, shown
-from .model import FIELDS, OPERATOR_FIELDS, VoiceSettings
-
-_MIN, _MAX = "min_endpointing_delay", "max_endpointing_delay"
-
-MAX_METADATA_BYTES = 64 * 1024
-"""LiveKit's metadata limit in older servers and parts of the docs; we never accept more."""
-
-# Spellings a JavaScript app sends, and the names other LiveKit examples use for the prompt.
-_EXTRA_ALIASES = {"systemPrompt": "instructions", "system_prompt": "instructions"}
-
-
-def _build_aliases() -> dict[str, str]:
-    aliases = {}
-    for name in FIELDS:
-        aliases[name] = name
-        aliases.setdefault(to_camel(name), name)
-    aliases.update(_EXTRA_ALIASES)
-    return aliases
-
-
-KEY_ALIASES: dict[str, str] = _build_aliases()
-"""Every accepted key -> the canonical snake_case field name."""
+from .json_input import JsonInputError, read_json_object
+from .keys import KEY_ALIASES, canonical_key
+from .model import FIELDS, MAX_DELAY, MIN_DELAY, OPERATOR_FIELDS, VoiceSettings
 
 
 @dataclass(frozen=True)
@@ -75,47 +55,20 @@ def validate_field(name: str, value: Any) -> tuple[Any, str | None]:
         return None, f"{shown(value)} could not be read ({type(exc).__name__})."
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def decode(raw: Any) -> tuple[dict[str, Any] | None, SettingsError | None]:
     """Metadata as a dict of raw values; (None, error) when it cannot be one."""
     if raw is None:
         return {}, None
     if isinstance(raw, Mapping):
         return dict(raw), None
-    if isinstance(raw, bytes | bytearray | memoryview):
-        data = bytes(raw)
-    elif isinstance(raw, str):
-        data = raw.encode("utf-8", "surrogatepass")
-    else:
+    if not isinstance(raw, str | bytes | bytearray | memoryview):
         return None, SettingsError(
             METADATA, type(raw).__name__,
             f"metadata must be JSON text, got a {type(raw).__name__}; ignored.")
-    if len(data) > MAX_METADATA_BYTES:
-        return None, SettingsError(
-            METADATA, f"{len(data)} bytes",
-            f"metadata is {len(data)} bytes, over the {MAX_METADATA_BYTES} byte limit; "
-            "nothing in it was applied.")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, SettingsError(
-            METADATA, f"byte {exc.start}", "metadata is not valid UTF-8; nothing was applied.")
-    if not text.strip():
-        return {}, None
-    try:
-        document = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        return None, SettingsError(
-            METADATA, text[:200], f"metadata is not valid JSON ({exc}); nothing was applied.")
-    if not isinstance(document, dict):
-        return None, SettingsError(
-            METADATA, shown(document),
-            f"metadata must be a JSON object, got {type(document).__name__}; "
-            "nothing was applied.")
-    return document, None
+        return read_json_object(raw), None
+    except JsonInputError as exc:
+        return None, SettingsError(METADATA, exc.value, f"{exc.message}; nothing was applied.")
 
 
 def _canonical_items(document: dict[Any, Any]) -> tuple[dict[str, tuple[str, Any]], list[str],
@@ -125,7 +78,7 @@ def _canonical_items(document: dict[Any, Any]) -> tuple[dict[str, tuple[str, Any
     unknown, errors = [], []
     ordered = sorted(document.items(), key=lambda kv: (KEY_ALIASES.get(kv[0]) != kv[0],))
     for key, value in ordered:
-        name = KEY_ALIASES.get(key) if isinstance(key, str) else None
+        name = canonical_key(key)
         if name is None:
             unknown.append(str(key))
         elif name in chosen:
@@ -178,12 +131,12 @@ def _parse(raw: Any, source: Source) -> ParsedMetadata:
 def _drop_contradictory_bounds(values: dict[str, Any], rejected: set[str]) -> list[SettingsError]:
     """min > max from one source: neither is trustworthy, so both are refused like bad values
     (the next lower source supplies them; a running call keeps what it had)."""
-    low, high = values.get(_MIN), values.get(_MAX)
+    low, high = values.get(MIN_DELAY), values.get(MAX_DELAY)
     if low is None or high is None or low <= high:
         return []
-    del values[_MIN], values[_MAX]
-    rejected.update((_MIN, _MAX))
-    return [SettingsError(_MIN, low, f"min_endpointing_delay {low:g} s is above "
+    del values[MIN_DELAY], values[MAX_DELAY]
+    rejected.update((MIN_DELAY, MAX_DELAY))
+    return [SettingsError(MIN_DELAY, low, f"min_endpointing_delay {low:g} s is above "
                           f"max_endpointing_delay {high:g} s given beside it; both were ignored.")]
 
 
@@ -197,16 +150,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if name is None:
         raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(FIELDS)}")
     try:
-        value = json.loads(raw_value, parse_constant=_reject_constant)
+        value = json.loads(raw_value, parse_constant=_no_constants)
     except ValueError:
         value = raw_value
     return name, value
 
 
-def split_by_audience(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(what a participant may set, what only the operator may set), by canonical name."""
-    participant, operator = {}, {}
-    for key, value in values.items():
-        name = KEY_ALIASES.get(key, key)
-        (operator if name in OPERATOR_FIELDS else participant)[key] = value
-    return participant, operator
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")

@@ -13,13 +13,13 @@ import aiohttp
 from livekit import api
 
 from .credentials import Credentials
+from .keys import canonical_key
 from .model import LIVE_FIELDS
 from .profiles import ProfileStore
 from .sources import resolve
 from .tokens import (
     SettingsInput,
     app_metadata,
-    canonical_key,
     checked,
     encode,
     json_object,

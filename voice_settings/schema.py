@@ -13,8 +13,8 @@ import json
 from functools import cache
 from typing import Any
 
+from .keys import KEY_ALIASES
 from .model import FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS, Off, VoiceSettings
-from .parsing import KEY_ALIASES
 
 _OFF = {"const": "off", "description": "Disabled (the same as null)."}
 

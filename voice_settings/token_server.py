@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
-import json
 import logging
 import secrets
 import traceback
@@ -20,11 +19,13 @@ from aiohttp import web
 from livekit import api
 
 from .credentials import Credentials
+from .json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
+from .keys import canonical_key
 from .model import OPERATOR_FIELDS
-from .parsing import MAX_METADATA_BYTES, decode
+from .parsing import decode
 from .profiles import ProfileStore
 from .sources import resolve
-from .tokens import TokenRequest, canonical_key, connection_details, over_limit, sign
+from .tokens import TokenRequest, connection_details, over_limit, sign
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,7 @@ ENV_SERVER_SECRET = "TOKEN_SERVER_SECRET"
 ENV_ALLOWED_AGENTS = "TOKEN_SERVER_ALLOWED_AGENTS"
 ENDPOINT_PATH = "/api/connection-details"
 HEALTH_PATH = "/healthz"
-# A request carries up to three 64 KiB values, and JSON escaping can inflate each of them.
-MAX_BODY_BYTES = 4 * MAX_METADATA_BYTES
+MAX_BODY_BYTES = MAX_DOCUMENT_BYTES
 ENDPOINT_HELP = f"""\
 HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
 
@@ -167,17 +167,9 @@ def check_bearer(request: web.Request, secret: str | None) -> None:
 
 def json_body(data: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(data) if data.strip() else {}
-    except ValueError as exc:
-        raise HttpError(400, f"request body is not valid JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise HttpError(400, "request body must be a JSON object")
-    try:  # "\ud800" is valid JSON but not text: LiveKit could not store it
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise HttpError(400, "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
-                        "which is not valid text") from None
-    return body
+        return read_json_object(data, what="request body", max_bytes=MAX_BODY_BYTES)
+    except JsonInputError as exc:
+        raise HttpError(400, exc.message) from None
 
 
 def body_field(body: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:

@@ -18,17 +18,19 @@ from typing import Any
 from livekit import api
 
 from .credentials import Credentials
-from .parsing import KEY_ALIASES, MAX_METADATA_BYTES, parse_assignment, split_by_audience
+from .json_input import (
+    MAX_DOCUMENT_BYTES,
+    MAX_METADATA_BYTES,
+    JsonInputError,
+    read_json_object,
+)
+from .keys import canonical_key, split_by_audience
+from .parsing import parse_assignment
 from .profiles import ProfileStore
 from .sources import Resolution, resolve
 from .tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
 
 # --- Metadata documents ------------------------------------------------------------------------
-
-
-def canonical_key(key: str) -> str | None:
-    """The settings field a metadata key names (aliases included), or None for an app's own key."""
-    return KEY_ALIASES.get(key)
 
 
 def with_values(document: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,14 +45,11 @@ def without_fields(document: Mapping[str, Any], names: Sequence[str]) -> dict[st
     return {k: v for k, v in document.items() if (canonical_key(k) or k) not in dropped}
 
 
-def json_object(text: str, what: str) -> dict[str, Any]:
+def json_object(text: str, what: str, max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any]:
     try:
-        document = json.loads(text) if text.strip() else {}
-    except ValueError as exc:
-        raise usage_error(f"{what} is not valid JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise usage_error(f"{what} must be a JSON object, got {type(document).__name__}")
-    return document
+        return read_json_object(text, what=what, max_bytes=max_bytes)
+    except JsonInputError as exc:
+        raise usage_error(exc.message) from None
 
 
 def json_file(path: str, what: str) -> dict[str, Any]:
@@ -58,7 +57,7 @@ def json_file(path: str, what: str) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise usage_error(f"{what}: cannot read {path}: {exc}") from None
-    return json_object(text, what)
+    return json_object(text, what, MAX_DOCUMENT_BYTES)
 
 
 def over_limit(what: str, value: str | Mapping[str, str]) -> str | None:
