@@ -26,8 +26,8 @@ import sys
 import time
 import warnings
 
-from voice_settings import attributes
 from voice_settings.harness import OfflineStack
+from voice_settings.runtime import attributes
 
 CALLER = {"endpointingMs": 300, "systemPrompt": "You are Ada."}
 DELAYS = (0.2, 0.5, 1.2)  # snappy, default, patient
@@ -49,7 +49,7 @@ async def one_run(min_delay: float) -> dict[str, float]:
 
     caller = {**CALLER, "minEndpointingDelay": min_delay}
     async with OfflineStack() as stack:
-        stack.start(agent.entrypoint)
+        stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
         t_join = time.perf_counter()
         await stack.room.join("alice", metadata=json.dumps(caller))
         await poll(lambda: stack.deepgram.connections)

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import agent
-from voice_settings import attributes
 from voice_settings.harness import OfflineStack
+from voice_settings.runtime import attributes
 
 TIMEOUT = 20.0
 
@@ -43,7 +43,7 @@ async def running_agent(participant_metadata: str = "", *, job_metadata: str = "
                         wait_for_start: bool = True) -> AsyncIterator[OfflineStack]:
     """The real `agent.entrypoint` in a stack, with `identity` joined and the session started."""
     async with OfflineStack(job_metadata=job_metadata, env=env) as stack:
-        stack.start(agent.entrypoint)
+        stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
         await stack.room.join(identity, metadata=participant_metadata)
         if wait_for_start:
             await until(lambda: published(stack, attributes.SETTINGS), "session started")

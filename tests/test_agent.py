@@ -11,8 +11,8 @@ import logging
 import pytest
 
 from tests.agent_helpers import published, running_agent, settled, until, user_turn
-from voice_settings import attributes
 from voice_settings.harness import OfflineStack
+from voice_settings.runtime import attributes
 
 ALICE = {"endpointingMs": 300, "utteranceEndMs": 1200, "minEndpointingDelay": 0.8,
          "maxEndpointingDelay": 4.0, "allowInterruptions": False, "minInterruptionWords": 2,
@@ -66,7 +66,7 @@ async def test_a_burst_of_changes_ends_with_the_last_in_force():
 
 
 async def test_a_timing_change_is_pending_not_applied(caplog):
-    caplog.set_level(logging.INFO, logger="voice_settings.live")
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
     async with running_agent(json.dumps(ALICE)) as stack:
         await stack.deepgram.wait_for_connection()
         options_before = stack.ctx.primary_session.options.endpointing.copy()
@@ -89,7 +89,7 @@ async def test_a_timing_change_is_pending_not_applied(caplog):
     (json.dumps({**ALICE, "systemPrompt": "", "endpointingMs": 90000}), "endpointing_ms"),
 ])
 async def test_invalid_input_mid_call_keeps_the_last_valid_settings(caplog, bad_metadata, field):
-    caplog.set_level(logging.INFO, logger="voice_settings.live")
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
     async with running_agent(json.dumps(ALICE)) as stack:
         stack.room.set_metadata("alice", bad_metadata)
         await until(lambda: published(stack, attributes.ERRORS), "errors published")
@@ -136,7 +136,7 @@ async def test_the_agent_serves_the_participant_named_in_the_dispatch():
     async with OfflineStack(job_metadata=job) as stack:
         import agent
 
-        stack.start(agent.entrypoint)
+        stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
         await stack.room.join("dave", metadata=json.dumps({"systemPrompt": "Dave's."}),
                               publish_audio=False)
         await stack.room.join("carol", metadata=json.dumps({"systemPrompt": "Carol's."}))
@@ -149,7 +149,7 @@ async def test_a_participant_who_leaves_before_the_start_ends_the_job_cleanly():
     async with OfflineStack() as stack:
         import agent
 
-        task = stack.start(agent.entrypoint)
+        task = stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
         await stack.room.join("alice", metadata=json.dumps(ALICE))
         await stack.room.leave("alice")
 
@@ -164,7 +164,7 @@ async def test_nobody_joining_ends_the_job_after_the_configured_wait():
     async with OfflineStack(env={"PARTICIPANT_WAIT_TIMEOUT": "0.3"}) as stack:
         import agent
 
-        task = stack.start(agent.entrypoint)
+        task = stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
         assert await stack.wait_for_shutdown_request() == "no participant"
         await until(task.done, "entrypoint returned")
         assert task.exception() is None

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from tests.strategies import hostile_metadata
 from voice_settings.cli import main
-from voice_settings.errors import METADATA, Source
+from voice_settings.errors import METADATA
 from voice_settings.json_input import MAX_METADATA_BYTES
 from voice_settings.model import FIELDS, OPERATOR_FIELDS, VoiceSettings
 from voice_settings.profiles import (
@@ -29,6 +29,7 @@ from voice_settings.profiles import (
     ProfileStore,
 )
 from voice_settings.schema import participant_schema, reference_markdown, settings_schema
+from voice_settings.sources import Source
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_KEYS = {"settings", "errors"}

@@ -22,11 +22,12 @@ from tests.strategies import (
     json_values,
     participant_metadata,
 )
-from voice_settings.errors import METADATA, Source
+from voice_settings.errors import METADATA
 from voice_settings.json_input import MAX_METADATA_BYTES
 from voice_settings.keys import KEY_ALIASES, split_by_audience
 from voice_settings.model import FIELDS, OPERATOR_FIELDS, VoiceSettings
 from voice_settings.parsing import parse_assignment, parse_metadata, validate_field
+from voice_settings.sources import Source
 
 
 def messages(parsed, field: str) -> list[str]:
@@ -289,9 +290,13 @@ def test_null_for_a_required_field_is_refused(field):
 
 @pytest.mark.parametrize("field, value, hint", [
     ("min_endpointing_delay", 500, "Did you mean 0.5?"),
+    ("min_endpointing_delay", 500.0, "Did you mean 0.5?"),
+    ("min_endpointing_delay", 100, "Did you mean 0.1?"),
     ("max_endpointing_delay", 6000, "Did you mean 6?"),
+    ("max_endpointing_delay", 10_000, "Did you mean 10?"),
     ("user_away_timeout", 30000, "Did you mean 30?"),
     ("min_interruption_duration", 800, "Did you mean 0.8?"),
+    ("false_interruption_timeout", 2000, "Did you mean 2?"),
     ("endpointing_ms", 0.3, "Did you mean 300?"),
     ("utterance_end_ms", 1.5, "Did you mean 1500?"),
     ("utterance_end_ms", 2, "Did you mean 2000?"),
@@ -306,6 +311,15 @@ def test_unit_mix_ups_get_a_hint(field, value, hint):
 @pytest.mark.parametrize("field, value", [
     ("max_endpointing_delay", 11), ("user_away_timeout", 601), ("min_endpointing_delay", 10**9),
     ("endpointing_ms", 6000), ("endpointing_ms", -1), ("endpointing_ms", 12.5),
+    ("min_endpointing_delay", 7),        # a too-long wait, not 0.007
+    ("min_endpointing_delay", 99),       # under 100 does not read as milliseconds
+    ("min_endpointing_delay", 5.5),
+    ("max_endpointing_delay", 150),      # 0.15 would be below the 0.2 s minimum anyway
+    ("max_endpointing_delay", 10_001),   # 10.001 would be above the maximum anyway
+    ("user_away_timeout", 700),          # 0.7 would be below the 5 s minimum
+    ("min_endpointing_delay", -500),
+    ("min_endpointing_delay", 10**400),  # too large to divide; no crash either
+    ("min_endpointing_delay", True),
 ])
 def test_no_hint_where_no_mix_up_is_plausible(field, value):
     [error] = parse_metadata({field: value}).errors

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import MAX, MIN, valid_settings
-from voice_settings.errors import Source
 from voice_settings.model import PROFILE_FIELDS, VoiceSettings
 from voice_settings.profiles import (
     DEFAULT_PROFILE_ENV,
@@ -22,7 +21,8 @@ from voice_settings.profiles import (
     settings_to_profile,
     validate_profile,
 )
-from voice_settings.sources import resolve
+from voice_settings.resolution import resolve
+from voice_settings.sources import Source
 
 SHIPPED_NAMES = ["default", "dictation", "patient", "snappy"]
 DEFAULTS = VoiceSettings()

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from voice_settings import attributes
+from voice_settings.runtime import attributes
 from voice_settings.schema import reference_markdown
 
 ROOT = Path(__file__).resolve().parent.parent

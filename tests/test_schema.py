@@ -33,13 +33,13 @@ from tests.strategies import (
     valid_settings,
     valid_values,
 )
-from voice_settings.errors import Source
 from voice_settings.keys import KEY_ALIASES
 from voice_settings.model import FIELDS, Off, VoiceSettings, policy
 from voice_settings.parsing import parse_metadata, validate_field
 from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
+from voice_settings.resolution import resolve
 from voice_settings.schema import participant_schema, settings_schema
-from voice_settings.sources import resolve
+from voice_settings.sources import Source
 
 SHIPPED = ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="default")
 DEFAULTS = VoiceSettings()

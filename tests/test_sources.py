@@ -24,7 +24,6 @@ from tests.strategies import (
     valid_settings,
     valid_values,
 )
-from voice_settings.errors import Source
 from voice_settings.json_input import MAX_METADATA_BYTES
 from voice_settings.keys import KEY_ALIASES, split_by_audience
 from voice_settings.model import (
@@ -36,7 +35,8 @@ from voice_settings.model import (
 )
 from voice_settings.parsing import validate_field
 from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
-from voice_settings.sources import resolve
+from voice_settings.resolution import resolve
+from voice_settings.sources import Source
 
 RANK = {Source.DEFAULT: 0, Source.DEFAULT_PROFILE: 1, Source.PROFILE: 2, Source.DISPATCH: 3,
         Source.PARTICIPANT: 4}
@@ -484,3 +484,24 @@ def test_stt_turns_that_could_never_end_get_endpointing_back():
     assert resolve(participant={"turn_detection": "stt", "endpointing_ms": 0,
                                 "utterance_end_ms": 1000}).settings.endpointing_ms == 0
     assert resolve(participant={"endpointing_ms": 0}).settings.endpointing_ms == 0
+
+
+def test_the_precedence_list_is_the_rule_these_tests_check():
+    from voice_settings.sources import PRECEDENCE
+
+    assert [rule.source for rule in PRECEDENCE] == sorted(RANK, key=RANK.get)
+    assert all(rule.what for rule in PRECEDENCE)
+
+
+def test_a_profile_chosen_by_voice_outranks_the_profiles_named_in_metadata():
+    store = ProfileStore.load(DEFAULT_PROFILES_DIR)
+    resolution = resolve(participant={"profile": "snappy"}, dispatch={"profile": "dictation"},
+                         profiles=store, spoken_profile="patient")
+    assert resolution.settings.profile == "patient"
+    assert resolution.sources["min_endpointing_delay"] is Source.PROFILE
+    assert resolution.settings.min_endpointing_delay == store.values("patient")[
+        "min_endpointing_delay"]
+    # participant values still sit above any profile
+    over = resolve(participant={"minEndpointingDelay": 0.1}, profiles=store,
+                   spoken_profile="patient")
+    assert over.settings.min_endpointing_delay == 0.1

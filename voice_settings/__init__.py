@@ -1,21 +1,18 @@
 """Validated per-user voice settings for a LiveKit agent.
 
-One concept per module.
-- Settings: `model` (the settings and their policy), `errors` (what was wrong, and where it came
-  from), `parsing` (untrusted metadata in, valid values out), `sources` (precedence and
-  provenance), `profiles` (operator presets), `changes` (what a change means), `plugins`
-  (settings onto the framework), `schema` (JSON Schema and the README table), `cli`.
-- The agent's runtime: `call` (waiting for the caller), `live` (changes during a call),
-  `attributes` (what the app is told), `turn_detector` (which model this machine can run).
-- Tokens, for `token_tool.py`: `tokens`, `token_server`, `token_report`, `participant_update`,
-  `credentials`, `tool_errors`.
-- `harness`: offline stand-ins for LiveKit, Deepgram and OpenAI, and the demo.
-Only the settings modules are imported here; the others pull in livekit and load on use.
+The settings core, one concept per module (imports neither livekit.api nor aiohttp nor jwt):
+`model` (the settings, their units, ranges and policy), `json_input` (one reader of untrusted
+JSON), `keys` (key aliases), `parsing` and `errors` (untrusted metadata in, valid values and
+clear errors out), `sources` (the precedence of sources) and `resolution` (applying them),
+`profiles` (operator presets), `changes` (what a change means), `schema`, `cli`.
+
+Subpackages: `runtime/` (the agent during a call) · `tokens/` (what token_tool.py runs) ·
+`harness/` (offline stand-ins for LiveKit, Deepgram and OpenAI, and the demo).
 """
 
 from .changes import FieldChange, diff, pending_fields
-from .errors import SettingsError, Source
-from .json_input import MAX_METADATA_BYTES
+from .errors import SettingsError
+from .json_input import MAX_METADATA_BYTES, JsonInputError, read_json_object
 from .model import (
     FIELDS,
     LIVE_FIELDS,
@@ -27,12 +24,13 @@ from .model import (
 )
 from .parsing import ParsedMetadata, parse_assignment, parse_metadata, validate_field
 from .profiles import ProfileError, ProfileStore
-from .sources import Resolution, resolve
+from .resolution import Resolution, resolve
+from .sources import PRECEDENCE, Source
 
 __all__ = [
-    "FIELDS", "LIVE_FIELDS", "MAX_METADATA_BYTES", "NEXT_SESSION_FIELDS",
-    "OPERATOR_FIELDS", "PARTICIPANT_FIELDS", "PROFILE_FIELDS", "FieldChange", "ParsedMetadata",
-    "ProfileError", "ProfileStore", "Resolution", "SettingsError", "Source", "VoiceSettings",
-    "diff", "parse_assignment", "parse_metadata", "pending_fields", "resolve",
-    "validate_field",
+    "FIELDS", "LIVE_FIELDS", "MAX_METADATA_BYTES", "NEXT_SESSION_FIELDS", "OPERATOR_FIELDS",
+    "PARTICIPANT_FIELDS", "PRECEDENCE", "PROFILE_FIELDS", "FieldChange", "JsonInputError",
+    "ParsedMetadata", "ProfileError", "ProfileStore", "Resolution", "SettingsError", "Source",
+    "VoiceSettings", "diff", "parse_assignment", "parse_metadata", "pending_fields",
+    "read_json_object", "resolve", "validate_field",
 ]

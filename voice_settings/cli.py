@@ -26,8 +26,8 @@ from .profiles import (
     profile_toml,
     validate_profile,
 )
+from .resolution import Resolution, resolve
 from .schema import participant_schema, reference_markdown, settings_schema
-from .sources import Resolution, resolve
 
 CLEAN, DROPPED, USAGE = 0, 1, 2
 

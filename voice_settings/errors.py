@@ -6,7 +6,6 @@ allowed, with a hint where a unit mix-up is likely ("did you mean 0.5?").
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -14,19 +13,7 @@ from typing import Any, get_args
 import annotated_types as at
 
 from .model import VoiceSettings, policy
-
-
-class Source(enum.StrEnum):
-    """Where an effective value came from, lowest precedence first."""
-
-    DEFAULT = "default"
-    DEFAULT_PROFILE = "default_profile"
-    PROFILE = "profile"
-    DISPATCH = "dispatch"
-    PARTICIPANT = "participant"
-    # Moved by the resolver to keep min_endpointing_delay <= max_endpointing_delay.
-    ADJUSTED = "adjusted"
-
+from .sources import Source
 
 METADATA = "(metadata)"
 """The `field` of an error about the metadata as a whole (not JSON, too large, ...)."""

@@ -15,10 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import METADATA, SettingsError, Source, describe, shown
+from .errors import METADATA, SettingsError, describe, shown
 from .json_input import JsonInputError, read_json_object
 from .keys import KEY_ALIASES, canonical_key
 from .model import FIELDS, MAX_DELAY, MIN_DELAY, OPERATOR_FIELDS, VoiceSettings
+from .sources import Source
 
 
 @dataclass(frozen=True)

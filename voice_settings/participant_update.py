@@ -16,7 +16,7 @@ from .credentials import Credentials
 from .keys import canonical_key
 from .model import LIVE_FIELDS
 from .profiles import ProfileStore
-from .sources import resolve
+from .resolution import resolve
 from .tokens import (
     SettingsInput,
     app_metadata,

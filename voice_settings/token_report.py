@@ -12,9 +12,9 @@ import jwt
 from livekit import api
 
 from .credentials import Credentials
-from .errors import Source
 from .profiles import ProfileStore
-from .sources import Resolution, resolve
+from .resolution import Resolution, resolve
+from .sources import Source
 from .tokens import TokenRequest, grants_json, video_grants
 from .tool_errors import ToolError
 

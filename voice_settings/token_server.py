@@ -24,7 +24,7 @@ from .keys import canonical_key
 from .model import OPERATOR_FIELDS
 from .parsing import decode
 from .profiles import ProfileStore
-from .sources import resolve
+from .resolution import resolve
 from .tokens import TokenRequest, connection_details, over_limit, sign
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from .json_input import (
 from .keys import canonical_key, split_by_audience
 from .parsing import parse_assignment
 from .profiles import ProfileStore
-from .sources import Resolution, resolve
+from .resolution import Resolution, resolve
 from .tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
 
 # --- Metadata documents ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import time
 import warnings
 from typing import Any
 
-from voice_settings import attributes
+from voice_settings.runtime import attributes
 
 from .stack import OfflineStack
 
@@ -80,7 +80,7 @@ async def run() -> None:
     async with OfflineStack(job_metadata=json.dumps(DISPATCH)) as stack:
         step("A job is dispatched; the agent connects and waits for its participant")
         show("dispatch metadata (operator)", DISPATCH)
-        stack.start(agent.entrypoint)
+        stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
 
         step("alice joins with her settings in the token metadata")
         show("participant metadata", CALLER)
@@ -128,11 +128,10 @@ def main() -> int:
     warnings.simplefilter("ignore", DeprecationWarning)
     logging.basicConfig(level=logging.CRITICAL)  # the framework's own chatter stays quiet
     trace = _Trace()
-    for name in ("voice_settings.live", "voice_settings.call", "voice_settings.turn_detector"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        logger.addHandler(trace)
-        logger.propagate = False
+    logger = logging.getLogger("voice_settings.runtime")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(trace)
+    logger.propagate = False
     started = time.perf_counter()
     asyncio.run(run())
     print(f"\n(offline demo finished in {time.perf_counter() - started:.1f} s)")

@@ -3,7 +3,7 @@
 ::
 
     async with OfflineStack(job_metadata='{"endpointingMs": 300}') as stack:
-        stack.start(entrypoint)                  # entrypoint(ctx: JobContext)
+        stack.start(entrypoint, setup=prewarm)   # entrypoint(ctx), prewarm(proc) as a worker would
         await stack.room.join("user-1", metadata="...")
         await stack.deepgram.say("what's the weather")
         request = await stack.openai.wait_for_chat_request()
@@ -31,7 +31,7 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from livekit.agents import JobContext, utils
+from livekit.agents import JobContext, JobProcess, utils
 from livekit.agents.testing import fake_job_context
 
 from .deepgram import DeepgramStandIn
@@ -132,11 +132,18 @@ class OfflineStack:
         """Await ``coro`` as a task running in the stack's private context."""
         return await asyncio.create_task(coro, context=self._context)
 
-    def start(self, entrypoint: Entrypoint) -> asyncio.Task[Any]:
-        """Run ``entrypoint(ctx)`` as a task with the fake JobContext as current job."""
+    def start(self, entrypoint: Entrypoint, *,
+              setup: Callable[[JobProcess], Any] | None = None) -> asyncio.Task[Any]:
+        """Run ``entrypoint(ctx)`` as a task with the fake JobContext as current job.
+
+        ``setup`` is the server's setup function (``AgentServer(setup_fnc=...)``): it runs first
+        on the job's process object, as a worker's job process runs it before its one job.
+        """
         assert self.ctx is not None, "use `async with OfflineStack() as stack`"
         if self.task is not None:
             raise RuntimeError("an entrypoint is already running")
+        if setup is not None:
+            self._context.run(setup, self.ctx.proc)
         self.task = asyncio.create_task(
             entrypoint(self.ctx), name="offline-entrypoint", context=self._context
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-logger = logging.getLogger("voice_settings.turn_detector")
+logger = logging.getLogger(__name__)
 
 MULTILINGUAL = "multilingual"
 BUNDLED = "v1-mini"

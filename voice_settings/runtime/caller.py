@@ -14,9 +14,9 @@ from typing import Any
 
 from livekit import rtc
 
-from .parsing import decode
+from ..parsing import decode
 
-logger = logging.getLogger("voice_settings.call")
+logger = logging.getLogger(__name__)
 
 IDENTITY_KEYS = ("participant_identity", "participantIdentity")
 

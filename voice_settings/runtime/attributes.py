@@ -20,8 +20,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import SettingsError
-from .model import VoiceSettings
+from ..errors import SettingsError
+from ..model import VoiceSettings
 
 SETTINGS = "voice.settings"
 PENDING = "voice.pending"

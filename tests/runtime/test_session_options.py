@@ -1,4 +1,4 @@
-"""plugins: settings onto the REAL livekit-agents 1.8.9 constructors, non-deprecated API only.
+"""session_options: settings onto the REAL livekit-agents 1.8.9 constructors, non-deprecated API.
 
 livekit-agents reports deprecated keyword arguments through its logger (utils/deprecation.py),
 not through `warnings`; both channels are checked. Nothing here opens a connection: objects are
@@ -18,7 +18,7 @@ from livekit.plugins import deepgram, openai
 
 from tests.strategies import valid_settings
 from voice_settings.model import VoiceSettings
-from voice_settings.plugins import (
+from voice_settings.runtime.session_options import (
     agent_session_options,
     deepgram_stt_options,
     openai_llm_options,
@@ -128,8 +128,7 @@ def test_agent_session_is_built_from_any_settings_and_carries_them(deprecations,
         assert detection is TURN_DETECTOR
     else:
         assert detection == s.turn_detection
-    assert session._turn_detection is detection
-    assert session._turn_detection_explicit
+    assert session.turn_detection is detection
 
 
 @pytest.mark.parametrize("mode", ["vad", "stt"])
@@ -186,5 +185,6 @@ def test_openai_llm_and_tts_are_built_and_carry_the_models(s):
     llm = openai.LLM(**openai_llm_options(s), api_key="x")
     assert llm.model == s.llm_model
     tts = openai.TTS(**openai_tts_options(s), api_key="x")
-    assert (tts._opts.model, tts._opts.voice, tts._opts.response_format) == (
-        s.tts_model, s.tts_voice, "pcm")
+    assert tts.model == s.tts_model
+    # voice and response format have no public attribute in the plugin
+    assert (tts._opts.voice, tts._opts.response_format) == (s.tts_voice, "pcm")

@@ -1,0 +1,46 @@
+"""The agent's environment, read once into one frozen config; bad values never crash a job."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from voice_settings import ProfileStore
+from voice_settings.runtime.config import DEFAULT_WAIT_TIMEOUT, AgentConfig
+
+
+@pytest.mark.parametrize("raw, seconds", [("30", 30.0), ("0.5", 0.5), ("soon", 120.0),
+                                          ("-1", 120.0), ("inf", 120.0), ("nan", 120.0)])
+def test_the_participant_wait_is_configurable_and_never_invalid(raw, seconds):
+    config = AgentConfig.from_env({"PARTICIPANT_WAIT_TIMEOUT": raw})
+    assert config.participant_wait_timeout == seconds
+    assert bool(config.problems) == (seconds == 120.0)
+
+
+@given(st.dictionaries(st.sampled_from(["AGENT_NAME", "PARTICIPANT_WAIT_TIMEOUT",
+                                        "VOICE_SWITCHABLE_PROFILES", "DEEPGRAM_BASE_URL"]),
+                       st.text(max_size=30)))
+def test_any_environment_gives_a_usable_config(env):
+    config = AgentConfig.from_env(env)
+    assert config.agent_name.strip()
+    assert 0 < config.participant_wait_timeout < float("inf")
+    assert all(name.strip() == name and name for name in config.switchable_profiles or ())
+
+
+def test_the_config_is_frozen_and_defaults_when_unset():
+    config = AgentConfig.from_env({})
+    assert (config.agent_name, config.participant_wait_timeout) == ("settings-agent",
+                                                                    DEFAULT_WAIT_TIMEOUT)
+    assert config.deepgram_endpoint() == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.agent_name = "other"  # type: ignore[misc]
+
+
+def test_switchable_profiles_are_those_named_that_exist():
+    profiles = ProfileStore.load()
+    assert AgentConfig.from_env({}).switchable(profiles) == profiles.names()
+    named = AgentConfig.from_env({"VOICE_SWITCHABLE_PROFILES": " patient, nope ,,snappy"})
+    assert named.switchable(profiles) == ["patient", "snappy"]

@@ -1,0 +1,84 @@
+"""The agent's own configuration: read from the environment once per process, at start-up.
+
+| variable                    | meaning                                                         |
+|-----------------------------|-----------------------------------------------------------------|
+| `AGENT_NAME`                | the name the worker registers as (`settings-agent`)             |
+| `PARTICIPANT_WAIT_TIMEOUT`  | seconds a dispatched job waits for its participant (120)        |
+| `VOICE_PROFILES_DIR`        | where profiles live (`profiles/`)                               |
+| `VOICE_DEFAULT_PROFILE`     | the operator's default profile (`default` when that file exists)|
+| `VOICE_SWITCHABLE_PROFILES` | comma-separated profiles a caller may switch to by voice (all)  |
+| `DEEPGRAM_BASE_URL`         | a Deepgram-compatible service (Deepgram's own when unset)       |
+
+`OPENAI_BASE_URL` and the API keys are read by the plugins themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV, ProfileStore
+
+DEFAULT_AGENT_NAME = "settings-agent"
+DEFAULT_WAIT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    agent_name: str = DEFAULT_AGENT_NAME
+    participant_wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    """Seconds a dispatched job waits for its participant before it ends."""
+    profiles_dir: str | None = None
+    default_profile: str | None = None
+    switchable_profiles: tuple[str, ...] | None = None
+    """Profiles a caller may switch to by voice; None: every profile."""
+    deepgram_base_url: str | None = None
+    problems: tuple[str, ...] = field(default=(), compare=False)
+    """What was wrong in the environment, and which default was used instead."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AgentConfig:
+        env = os.environ if env is None else env
+        problems = []
+        timeout = _positive_seconds(env.get("PARTICIPANT_WAIT_TIMEOUT"))
+        if timeout is None:
+            timeout = DEFAULT_WAIT_TIMEOUT
+            problems.append(f"PARTICIPANT_WAIT_TIMEOUT={env['PARTICIPANT_WAIT_TIMEOUT']!r} is "
+                            f"not a positive number of seconds; using {DEFAULT_WAIT_TIMEOUT:g}")
+        switchable = env.get("VOICE_SWITCHABLE_PROFILES")
+        return cls(
+            agent_name=env.get("AGENT_NAME", "").strip() or DEFAULT_AGENT_NAME,
+            participant_wait_timeout=timeout,
+            profiles_dir=env.get(PROFILES_DIR_ENV) or None,
+            default_profile=env.get(DEFAULT_PROFILE_ENV) or None,
+            switchable_profiles=None if switchable is None else tuple(
+                name.strip() for name in switchable.split(",") if name.strip()),
+            deepgram_base_url=env.get("DEEPGRAM_BASE_URL") or None,
+            problems=tuple(problems),
+        )
+
+    def load_profiles(self) -> ProfileStore:
+        """The operator's profiles; ProfileError names the file and the problem."""
+        return ProfileStore.load(self.profiles_dir, self.default_profile)
+
+    def switchable(self, profiles: ProfileStore) -> list[str]:
+        """Profiles the caller may switch to by voice that exist."""
+        if self.switchable_profiles is None:
+            return profiles.names()
+        return [name for name in self.switchable_profiles if name in profiles]
+
+    def deepgram_endpoint(self) -> dict[str, str]:
+        """Keyword arguments that point `deepgram.STT` at DEEPGRAM_BASE_URL, when set."""
+        return {"base_url": self.deepgram_base_url} if self.deepgram_base_url else {}
+
+
+def _positive_seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return DEFAULT_WAIT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 and math.isfinite(seconds) else None
