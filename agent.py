@@ -39,6 +39,7 @@ from voice_settings import VoiceSettings
 from voice_settings.runtime.call_settings import CallSettings
 from voice_settings.runtime.caller import caller_identity, run_while_present, wait_for_caller
 from voice_settings.runtime.config import AgentConfig
+from voice_settings.runtime.profile_watch import ProfileWatch, fresh_profiles
 from voice_settings.runtime.publisher import SettingsPublisher
 from voice_settings.runtime.session_options import (
     agent_session_options,
@@ -68,7 +69,7 @@ server = AgentServer(setup_fnc=prewarm)
 @server.rtc_session(agent_name=AgentConfig.from_env().agent_name)
 async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
-    profiles = ctx.proc.userdata["profiles"]
+    profiles = fresh_profiles(ctx.proc.userdata["profiles"])  # edits since the process started
 
     participant = await wait_for_caller(
         ctx, identity=caller_identity(ctx.job.metadata), timeout=config.participant_wait_timeout)
@@ -84,6 +85,9 @@ async def entrypoint(ctx: JobContext) -> None:
     call.on_change = publisher.notify
     # Listen before anything awaits, so a change made while the session starts is not lost.
     ctx.room.on("participant_metadata_changed", call.on_metadata_changed)
+    profile_watch = ProfileWatch(profiles, on_change=call.profiles_changed)
+    profile_watch.start()
+    ctx.add_shutdown_callback(profile_watch.aclose)
 
     agent = SettingsAgent(call)
     session = build_session(call.current.settings, config, vad=ctx.proc.userdata["vad"])

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 METADATA_CHANGE = "metadata change"
 VOICE_SWITCH = "profile switch by voice"
+PROFILE_EDITED = "profile edited"
 
 
 class CallSettings:
@@ -81,6 +82,11 @@ class CallSettings:
         pending = sorted(self.pending())
         later = f" Timing changes ({', '.join(pending)}) apply on the next call." if pending else ""
         return f"Switched to the {name} profile; its instructions apply now.{later}"
+
+    def profiles_changed(self, profiles: ProfileStore) -> list[FieldChange]:
+        """The operator edited the profile store: the call follows, like a metadata change."""
+        self._profiles = profiles
+        return self._update(PROFILE_EDITED, self._participant)
 
     # --- state ----------------------------------------------------------------------------
     def pending(self) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Following the profile store while the worker runs: edits apply without a restart.
+
+A job reads the store afresh when it starts (its process was prewarmed earlier, perhaps before
+an edit), and a running call watches the profiles directory: an edited profile reaches the call
+like a metadata change (instructions now, timing next session, one log line per decision with
+cause "profile edited"). A profile that is broken on disk is rejected with an error log naming
+the file and the field, and its last valid version keeps serving: an edit never crashes a call.
+
+Watching uses `watchfiles` (inotify and friends); on a network or bind-mounted directory that
+does not deliver file events, set `WATCHFILES_FORCE_POLLING=1`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import watchfiles
+
+from ..profiles import ProfileStore
+
+logger = logging.getLogger(__name__)
+
+
+def fresh_profiles(store: ProfileStore) -> ProfileStore:
+    """The store as it is on disk now; broken files keep their last valid version (logged)."""
+    fresh, errors = store.reload()
+    for error in errors:
+        logger.error("profile rejected: %s", error,
+                     extra={"file": error.path, "field": error.field, "reason": error.problem})
+    return fresh
+
+
+class ProfileWatch:
+    """Calls `on_change(store)` with the reloaded store after each edit of the directory."""
+
+    def __init__(self, store: ProfileStore, on_change: Callable[[ProfileStore], None]) -> None:
+        self.store = store
+        self._on_change = on_change
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.store.directory.is_dir():
+            self._task = asyncio.create_task(self._run(), name="profile-watch")
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        async for _ in watchfiles.awatch(self.store.directory, stop_event=self._stop,
+                                         watch_filter=_toml_files, debounce=200):
+            try:
+                fresh = fresh_profiles(self.store)
+                if fresh != self.store:
+                    self.store = fresh
+                    self._on_change(fresh)
+            except Exception:  # a watcher that dies would silently stop following edits
+                logger.exception("could not reload profiles from %s", self.store.directory)
+
+
+def _toml_files(change: watchfiles.Change, path: str) -> bool:
+    return path.endswith(".toml")
