@@ -34,12 +34,11 @@ from voice_settings import (
     ProfileError,
     ProfileStore,
     Resolution,
-    participant_update,
-    token_report,
-    token_server,
-    tokens,
 )
-from voice_settings.credentials import (
+from voice_settings.tokens import participant_update, settings_input
+from voice_settings.tokens import report as token_report
+from voice_settings.tokens import server as token_server
+from voice_settings.tokens.credentials import (
     CREDENTIALS_HELP,
     DEV_HELP,
     Credentials,
@@ -59,8 +58,8 @@ def load_profiles() -> ProfileStore:
         raise ToolError(f"cannot load profiles: {exc}") from None
 
 
-def settings_input(args: argparse.Namespace) -> tokens.SettingsInput:
-    return tokens.SettingsInput(args.set, args.instructions, args.profile, args.metadata,
+def asked_settings(args: argparse.Namespace) -> settings_input.SettingsInput:
+    return settings_input.SettingsInput(args.set, args.instructions, args.profile, args.metadata,
                                 args.metadata_file)
 
 
@@ -68,30 +67,30 @@ def settings_input(args: argparse.Namespace) -> tokens.SettingsInput:
 
 
 def cmd_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    metadata = tokens.mint_metadata(settings_input(args), args.job_metadata, args.agent,
+    metadata = settings_input.mint_metadata(asked_settings(args), args.job_metadata, args.agent,
                                     load_profiles())
-    request = tokens.TokenRequest(
+    request = settings_input.TokenRequest(
         room=args.room, identity=args.identity or f"user-{secrets.token_hex(4)}",
         name=args.name or "", metadata=metadata.participant,
-        attributes=tokens.attributes(args.attribute, args.attribute_file),
+        attributes=settings_input.attributes(args.attribute, args.attribute_file),
         agents=[(args.agent, metadata.dispatch)] if args.agent else [],
         valid_for=args.valid_for, allow_update_metadata=args.allow_update_metadata)
     credentials = load_credentials(env, dev=args.dev, need_url=not args.token_only)
-    tokens.note_unknown_keys(metadata.resolution)
+    settings_input.note_unknown_keys(metadata.resolution)
     if args.allow_update_metadata:
         print("warning: --allow-update-metadata lets this user rewrite their own settings and "
               "instructions mid-call", file=sys.stderr)
-    token = tokens.sign(credentials, request)
+    token = settings_input.sign(credentials, request)
     print(render_mint(args, credentials, request, token, metadata.resolution))
     return EXIT_OK
 
 
 def render_mint(args: argparse.Namespace, credentials: Credentials,
-                request: tokens.TokenRequest, token: str, resolution: Resolution) -> str:
+                request: settings_input.TokenRequest, token: str, resolution: Resolution) -> str:
     if args.token_only:
         return token
     if args.connection_details:
-        return json.dumps(tokens.connection_details(credentials, request, token), indent=2)
+        return json.dumps(settings_input.connection_details(credentials, request, token), indent=2)
     if args.json:
         report = token_report.mint_report(credentials, request, token, resolution)
         return json.dumps(report, indent=2, ensure_ascii=False)
@@ -113,7 +112,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     store = load_profiles()
-    patch = participant_update.update_patch(settings_input(args), store)
+    patch = participant_update.update_patch(asked_settings(args), store)
     if not patch and not args.unset and not args.replace:
         raise usage_error("nothing to update: give --set, --instructions, --profile, "
                           "--metadata or --unset")

@@ -11,12 +11,12 @@ from typing import Any
 import jwt
 from livekit import api
 
+from ..errors import Source
+from ..profiles import ProfileStore
+from ..sources import Resolution, resolve
+from ..tool_errors import ToolError
 from .credentials import Credentials
-from .errors import Source
-from .profiles import ProfileStore
-from .sources import Resolution, resolve
-from .tokens import TokenRequest, grants_json, video_grants
-from .tool_errors import ToolError
+from .settings_input import TokenRequest, grants_json, video_grants
 
 # Values nobody chose for this token: summaries show only the others.
 BASELINE = {Source.DEFAULT, Source.DEFAULT_PROFILE}

@@ -12,12 +12,13 @@ from typing import Any
 import aiohttp
 from livekit import api
 
+from ..keys import canonical_key
+from ..model import LIVE_FIELDS
+from ..profiles import ProfileStore
+from ..sources import resolve
+from ..tool_errors import NOTHING_SENT, ToolError, usage_error
 from .credentials import Credentials
-from .keys import canonical_key
-from .model import LIVE_FIELDS
-from .profiles import ProfileStore
-from .sources import resolve
-from .tokens import (
+from .settings_input import (
     SettingsInput,
     app_metadata,
     checked,
@@ -28,7 +29,6 @@ from .tokens import (
     with_values,
     without_fields,
 )
-from .tool_errors import NOTHING_SENT, ToolError, usage_error
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,18 @@ from typing import Any
 
 from livekit import api
 
-from .credentials import Credentials
-from .json_input import (
+from ..json_input import (
     MAX_DOCUMENT_BYTES,
     MAX_METADATA_BYTES,
     JsonInputError,
     read_json_object,
 )
-from .keys import canonical_key, split_by_audience
-from .parsing import parse_assignment
-from .profiles import ProfileStore
-from .sources import Resolution, resolve
-from .tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
+from ..keys import canonical_key, split_by_audience
+from ..parsing import parse_assignment
+from ..profiles import ProfileStore
+from ..sources import Resolution, resolve
+from ..tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
+from .credentials import Credentials
 
 # --- Metadata documents ------------------------------------------------------------------------
 
