@@ -35,7 +35,7 @@ from voice_settings import (
     ProfileStore,
     Resolution,
 )
-from voice_settings.tokens import participant_update, settings_input
+from voice_settings.tokens import participant_update, settings_input, signing
 from voice_settings.tokens import report as token_report
 from voice_settings.tokens import server as token_server
 from voice_settings.tokens.credentials import (
@@ -69,7 +69,7 @@ def asked_settings(args: argparse.Namespace) -> settings_input.SettingsInput:
 def cmd_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     metadata = settings_input.mint_metadata(asked_settings(args), args.job_metadata, args.agent,
                                     load_profiles())
-    request = settings_input.TokenRequest(
+    request = signing.TokenRequest(
         room=args.room, identity=args.identity or f"user-{secrets.token_hex(4)}",
         name=args.name or "", metadata=metadata.participant,
         attributes=settings_input.attributes(args.attribute, args.attribute_file),
@@ -80,17 +80,17 @@ def cmd_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.allow_update_metadata:
         print("warning: --allow-update-metadata lets this user rewrite their own settings and "
               "instructions mid-call", file=sys.stderr)
-    token = settings_input.sign(credentials, request)
+    token = signing.sign(credentials, request)
     print(render_mint(args, credentials, request, token, metadata.resolution))
     return EXIT_OK
 
 
 def render_mint(args: argparse.Namespace, credentials: Credentials,
-                request: settings_input.TokenRequest, token: str, resolution: Resolution) -> str:
+                request: signing.TokenRequest, token: str, resolution: Resolution) -> str:
     if args.token_only:
         return token
     if args.connection_details:
-        return json.dumps(settings_input.connection_details(credentials, request, token), indent=2)
+        return json.dumps(signing.connection_details(credentials, request, token), indent=2)
     if args.json:
         report = token_report.mint_report(credentials, request, token, resolution)
         return json.dumps(report, indent=2, ensure_ascii=False)

@@ -1,7 +1,8 @@
 """What `token_tool.py` calls: tokens that carry validated voice settings.
 
-- `settings_input`: what a command line asks for, checked before anything is signed or sent,
-  and the signing.
+- `settings_input`: what a command line asks for, checked before anything is signed or sent.
+- `metadata`: the metadata documents (JSON objects, merged keys, LiveKit's size limit).
+- `signing`: the join token and the connection details livekit-client reads.
 - `report`: what is shown about a token, minted or inspected.
 - `server`: the endpoint livekit-client's `TokenSource.endpoint` calls.
 - `participant_update`: a live participant's settings changed through RoomService.

@@ -18,16 +18,13 @@ from ..profiles import ProfileStore
 from ..sources import resolve
 from ..tool_errors import NOTHING_SENT, ToolError, usage_error
 from .credentials import Credentials
+from .metadata import encode, json_object, with_values, without_fields
 from .settings_input import (
     SettingsInput,
     app_metadata,
     checked,
-    encode,
-    json_object,
     note_unknown_keys,
     requested_settings,
-    with_values,
-    without_fields,
 )
 
 

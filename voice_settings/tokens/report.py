@@ -16,7 +16,7 @@ from ..profiles import ProfileStore
 from ..sources import Resolution, resolve
 from ..tool_errors import ToolError
 from .credentials import Credentials
-from .settings_input import TokenRequest, grants_json, video_grants
+from .signing import TokenRequest, grants_json, video_grants
 
 # Values nobody chose for this token: summaries show only the others.
 BASELINE = {Source.DEFAULT, Source.DEFAULT_PROFILE}

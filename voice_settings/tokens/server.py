@@ -25,7 +25,8 @@ from ..parsing import decode
 from ..profiles import ProfileStore
 from ..sources import resolve
 from .credentials import Credentials
-from .settings_input import TokenRequest, connection_details, over_limit, sign
+from .metadata import over_limit
+from .signing import TokenRequest, connection_details, sign
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""Join tokens that carry validated settings: the participant and dispatch metadata built from
-what a command line asks for, checked with `resolve` before anything is signed, and the signing.
+"""Settings as a command line asks for them (--set, --instructions, --profile, --metadata,
+--job-metadata, --attribute): the participant and dispatch metadata built from them, checked with
+`resolve` before anything is signed or sent.
 
 Participant metadata carries what a participant may set; operator-only fields travel in the
 agent dispatch metadata.
@@ -7,81 +8,17 @@ agent dispatch metadata.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from livekit import api
-
-from ..json_input import (
-    MAX_DOCUMENT_BYTES,
-    MAX_METADATA_BYTES,
-    JsonInputError,
-    read_json_object,
-)
-from ..keys import canonical_key, split_by_audience
+from ..keys import split_by_audience
 from ..parsing import parse_assignment
 from ..profiles import ProfileStore
 from ..sources import Resolution, resolve
 from ..tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
-from .credentials import Credentials
-
-# --- Metadata documents ------------------------------------------------------------------------
-
-
-def with_values(document: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """`document` with `values` set; a key spelling the same field differently is replaced."""
-    names = {canonical_key(k) or k for k in values}
-    kept = {k: v for k, v in document.items() if (canonical_key(k) or k) not in names}
-    return {**kept, **values}
-
-
-def without_fields(document: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    dropped = set(names)
-    return {k: v for k, v in document.items() if (canonical_key(k) or k) not in dropped}
-
-
-def json_object(text: str, what: str, max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any]:
-    try:
-        return read_json_object(text, what=what, max_bytes=max_bytes)
-    except JsonInputError as exc:
-        raise usage_error(exc.message) from None
-
-
-def json_file(path: str, what: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise usage_error(f"{what}: cannot read {path}: {exc}") from None
-    return json_object(text, what, MAX_DOCUMENT_BYTES)
-
-
-def over_limit(what: str, value: str | Mapping[str, str]) -> str | None:
-    """Why a metadata value or a participant's attributes are too large, or None when they fit.
-
-    Measured as LiveKit does: the UTF-8 bytes of the metadata; for attributes, of every key and
-    value together (LiveKit stores the map, not the JSON it travels in)."""
-    parts = [value] if isinstance(value, str) else [*value.keys(), *value.values()]
-    size = sum(len(part.encode("utf-8")) for part in parts)
-    if size > MAX_METADATA_BYTES:
-        return f"{what} is {size} bytes, over the {MAX_METADATA_BYTES} byte limit"
-    return None
-
-
-def encode(document: Mapping[str, Any], what: str) -> str:
-    if not document:
-        return ""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    if problem := over_limit(what, text):
-        raise usage_error(problem)
-    return text
-
-
-# --- Settings asked for ------------------------------------------------------------------------
+from .metadata import encode, json_file, json_object, over_limit, with_values
 
 
 @dataclass(frozen=True)
@@ -174,49 +111,3 @@ def attributes(items: Sequence[str], attribute_file: str | None) -> dict[str, st
     if problem := over_limit("attributes", found):
         raise usage_error(problem)
     return found
-
-
-# --- Signing -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenRequest:
-    room: str
-    identity: str
-    name: str = ""
-    metadata: str = ""
-    attributes: Mapping[str, str] = field(default_factory=dict)
-    agents: Sequence[tuple[str, str]] = ()
-    """(agent_name, dispatch metadata) pairs."""
-    valid_for: dt.timedelta = dt.timedelta(minutes=15)
-    allow_update_metadata: bool = False
-
-
-def video_grants(request: TokenRequest) -> api.VideoGrants:
-    return api.VideoGrants(room_join=True, room=request.room,
-                           can_update_own_metadata=request.allow_update_metadata or None)
-
-
-def sign(credentials: Credentials, request: TokenRequest) -> str:
-    token = (api.AccessToken(credentials.api_key, credentials.api_secret)
-             .with_identity(request.identity).with_name(request.name)
-             .with_metadata(request.metadata).with_grants(video_grants(request))
-             .with_ttl(request.valid_for))
-    if request.attributes:
-        token.with_attributes(dict(request.attributes))
-    if request.agents:
-        dispatches = [api.RoomAgentDispatch(agent_name=n, metadata=m) for n, m in request.agents]
-        token.with_room_config(api.RoomConfiguration(agents=dispatches))
-    return token.to_jwt()
-
-
-def grants_json(grants: api.VideoGrants) -> dict[str, Any]:
-    """The grants as the token's `video` claim spells them (and `lk token create --json`)."""
-    return {api.access_token.snake_to_lower_camel(k): v for k, v in asdict(grants).items()
-            if v is not None and v != ""}
-
-
-def connection_details(credentials: Credentials, request: TokenRequest, token: str) -> dict:
-    """The reply livekit-client's TokenSource.endpoint reads."""
-    return {"server_url": credentials.url, "participant_token": token,
-            "room_name": request.room, "participant_name": request.name or request.identity}
