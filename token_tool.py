@@ -45,7 +45,7 @@ from voice_settings.tokens.credentials import (
     environment,
     load_credentials,
 )
-from voice_settings.tool_errors import EXIT_OK, EXIT_USAGE, ToolError, usage_error
+from voice_settings.tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError, print_error
 
 DEFAULT_VALID_FOR = "15m"
 DEFAULT_PORT = 8081
@@ -114,7 +114,7 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     store = load_profiles()
     patch = participant_update.update_patch(asked_settings(args), store)
     if not patch and not args.unset and not args.replace:
-        raise usage_error("nothing to update: give --set, --instructions, --profile, "
+        raise UsageError("nothing to update: give --set, --instructions, --profile, "
                           "--metadata or --unset")
     credentials = load_credentials(env, dev=args.dev)
     update = participant_update.ParticipantUpdate(args.room, args.identity, patch, args.unset,
@@ -308,8 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.code
+        return print_error(exc)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
 from ..keys import canonical_key
-from ..tool_errors import usage_error
+from ..tool_errors import UsageError
 
 
 def with_values(document: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,14 +30,14 @@ def json_object(text: str, what: str, max_bytes: int = MAX_METADATA_BYTES) -> di
     try:
         return read_json_object(text, what=what, max_bytes=max_bytes)
     except JsonInputError as exc:
-        raise usage_error(exc.message) from None
+        raise UsageError(exc.message) from None
 
 
 def json_file(path: str, what: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise usage_error(f"{what}: cannot read {path}: {exc}") from None
+        raise UsageError(f"{what}: cannot read {path}: {exc}") from None
     return json_object(text, what, MAX_DOCUMENT_BYTES)
 
 
@@ -58,5 +58,5 @@ def encode(document: Mapping[str, Any], what: str) -> str:
         return ""
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     if problem := over_limit(what, text):
-        raise usage_error(problem)
+        raise UsageError(problem)
     return text

@@ -17,8 +17,11 @@ from ..keys import split_by_audience
 from ..parsing import parse_assignment
 from ..profiles import ProfileStore
 from ..sources import Resolution, resolve
-from ..tool_errors import NOTHING_SIGNED, settings_rejected, usage_error
+from ..tool_errors import SettingsRejected, UsageError
 from .metadata import encode, json_file, json_object, over_limit, with_values
+
+# What did not happen because settings were invalid: mint signs, update sends.
+NOTHING_SIGNED, NOTHING_SENT = "nothing was signed", "nothing was sent"
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def assignments(items: Sequence[str]) -> dict[str, Any]:
         try:
             name, value = parse_assignment(item)
         except ValueError as exc:
-            raise usage_error(f"--set {item!r}: {exc}") from None
+            raise UsageError(f"--set {item!r}: {exc}") from None
         values[name] = value
     return values
 
@@ -63,7 +66,7 @@ def app_metadata(asked: SettingsInput) -> dict[str, Any]:
 def checked(resolution: Resolution, consequence: str = NOTHING_SIGNED) -> Resolution:
     """`resolution`, or a usage error listing its errors and saying what was not done."""
     if resolution.errors:
-        raise settings_rejected(resolution.errors, consequence)
+        raise SettingsRejected(resolution.errors, consequence)
     return resolution
 
 
@@ -87,7 +90,7 @@ def mint_metadata(asked: SettingsInput, job_metadata: str | None, agent: str | N
     job = with_values(json_object(job_metadata or "", "--job-metadata"), operator_values)
     if job and not agent:
         what = ", ".join(operator_values) if operator_values else "--job-metadata"
-        raise usage_error(f"{what}: operator-only settings and --job-metadata travel in the "
+        raise UsageError(f"{what}: operator-only settings and --job-metadata travel in the "
                           "agent dispatch metadata, which needs --agent NAME")
     dispatch = encode(job, "dispatch metadata")
     resolution = resolve(participant=participant or None, dispatch=dispatch or None,
@@ -101,13 +104,13 @@ def attributes(items: Sequence[str], attribute_file: str | None) -> dict[str, st
     if attribute_file:
         document = json_file(attribute_file, "--attribute-file")
         if not all(isinstance(v, str) for v in document.values()):
-            raise usage_error("--attribute-file: every attribute value must be a string")
+            raise UsageError("--attribute-file: every attribute value must be a string")
         found.update(document)
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise usage_error(f"--attribute {item!r}: expected KEY=VALUE")
+            raise UsageError(f"--attribute {item!r}: expected KEY=VALUE")
         found[key] = value
     if problem := over_limit("attributes", found):
-        raise usage_error(problem)
+        raise UsageError(problem)
     return found
