@@ -1,8 +1,8 @@
 """`python -m voice_settings`: check metadata before a roll-out, explain values, export the schema,
 manage profiles.
 
-Exit codes (tool_errors): 0 clean, 1 when anything in the input was dropped or adjusted, 2 usage
-errors (bad arguments, unreadable files, broken profiles).
+Exit codes: 0 clean, 1 when anything in the input was dropped or adjusted, 2 usage errors
+(bad arguments, unreadable files, broken profiles).
 """
 
 from __future__ import annotations
