@@ -28,12 +28,7 @@ from .profiles import (
 )
 from .resolution import Resolution, resolve
 from .schema import participant_schema, reference_markdown, settings_schema
-
-CLEAN, DROPPED, USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    pass
+from .tool_errors import EXIT_FAILURE, EXIT_OK, ToolError, UsageError, print_error
 
 
 def _read_input(args: argparse.Namespace) -> str:
@@ -104,11 +99,11 @@ def _print_text(resolution: Resolution, line: int | None, args: argparse.Namespa
 
 
 def cmd_validate(args: argparse.Namespace, store: ProfileStore) -> int:
-    status = CLEAN
+    status = EXIT_OK
     for line, payload in _payloads(args):
         resolution = _resolve(payload, args, store)
         if resolution.errors:
-            status = DROPPED
+            status = EXIT_FAILURE
         if args.json:
             # ASCII: valid JSON whatever stdout's encoding (a lone surrogate becomes \ud800).
             print(json.dumps(_report(resolution, line, args)))
@@ -120,10 +115,10 @@ def cmd_validate(args: argparse.Namespace, store: ProfileStore) -> int:
 def cmd_schema(args: argparse.Namespace, store: ProfileStore) -> int:
     if args.markdown:
         print(reference_markdown(), end="")
-        return CLEAN
+        return EXIT_OK
     schema = settings_schema() if args.all else participant_schema()
     print(json.dumps(schema, indent=2, ensure_ascii=False))
-    return CLEAN
+    return EXIT_OK
 
 
 def cmd_profiles(args: argparse.Namespace, store: ProfileStore) -> int:
@@ -131,7 +126,7 @@ def cmd_profiles(args: argparse.Namespace, store: ProfileStore) -> int:
         for name in store.names():
             marker = " (default)" if name == store.default_name else ""
             print(f"{name}{marker}: {store.descriptions[name]}")
-        return CLEAN
+        return EXIT_OK
     if args.action == "show":
         return _show_profile(store, args.name)
     return _new_profile(store, args)
@@ -142,7 +137,7 @@ def _show_profile(store: ProfileStore, name: str) -> int:
         raise UsageError(f"unknown profile {name!r}; known: {', '.join(store.names())}")
     path = store.directory / f"{name}.toml"
     print(path.read_text(encoding="utf-8"), end="")
-    return CLEAN
+    return EXIT_OK
 
 
 def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
@@ -176,7 +171,7 @@ def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
     store.directory.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
-    return CLEAN
+    return EXIT_OK
 
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -242,12 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         status = COMMANDS[args.command](args, store)
         sys.stdout.flush()  # a closed pipe must show here, not in the flush at exit
         return status
-    except (UsageError, ProfileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USAGE
+    except ToolError as exc:
+        return print_error(exc)
+    except ProfileError as exc:
+        return print_error(UsageError(str(exc)))
     except BrokenPipeError:  # `... | head` closed the pipe: not an error of ours
         _discard_stdout()
-        return CLEAN
+        return EXIT_OK
 
 
 def _discard_stdout() -> None:

@@ -1,30 +1,50 @@
-"""How token_tool fails: a message the user can act on, and the exit status it means."""
+"""How the command-line tools fail, `python -m voice_settings` and `token_tool.py` alike: one
+exception tree, printed as `error: ...` lines, and one set of exit statuses.
+
+    ToolError(message, code=EXIT_FAILURE)        a failure the user can act on
+     └── UsageError(message)                     code EXIT_USAGE: bad arguments or input
+          └── SettingsRejected(errors, consequence)
+                                                 invalid settings, and what was not done
+
+Exit statuses: EXIT_OK (0) clean; EXIT_FAILURE (1) something was dropped or adjusted (validate,
+explain) or failed (credentials, server, token); EXIT_USAGE (2) bad arguments, unreadable input,
+invalid settings given to a command, broken profiles.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 
 from .errors import SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-# What did not happen because settings were invalid: mint signs, update sends.
-NOTHING_SIGNED, NOTHING_SENT = "nothing was signed", "nothing was sent"
 
 
 class ToolError(Exception):
-    """A failure the user can act on; printed as `error: ...` lines, `code` is the exit status."""
+    """A failure the user can act on; `code` is the exit status."""
 
     def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
         super().__init__(message)
         self.code = code
 
 
-def usage_error(message: str) -> ToolError:
-    return ToolError(message, EXIT_USAGE)
+class UsageError(ToolError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
 
 
-def settings_rejected(errors: Sequence[SettingsError],
-                      consequence: str = NOTHING_SIGNED) -> ToolError:
-    lines = [f"{e.field} = {json.dumps(e.to_dict()['value'])}: {e.message}" for e in errors]
-    return usage_error(f"invalid settings, {consequence}:\n  " + "\n  ".join(lines))
+class SettingsRejected(UsageError):
+    """Settings given to a command were invalid, so `consequence` (e.g. "nothing was signed")."""
+
+    def __init__(self, errors: Sequence[SettingsError], consequence: str) -> None:
+        lines = [f"{e.field} = {json.dumps(e.to_dict()['value'])}: {e.message}" for e in errors]
+        super().__init__(f"invalid settings, {consequence}:\n  " + "\n  ".join(lines))
+        self.errors = list(errors)
+
+
+def print_error(error: ToolError) -> int:
+    """Print `error` as the tools do (`error: ...` on stderr); the exit status it means."""
+    print(f"error: {error}", file=sys.stderr)
+    return error.code

@@ -12,23 +12,21 @@ from typing import Any
 import aiohttp
 from livekit import api
 
+from ..keys import canonical_key
+from ..model import LIVE_FIELDS
+from ..profiles import ProfileStore
+from ..resolution import resolve
+from ..tool_errors import ToolError, UsageError
 from .credentials import Credentials
-from .keys import canonical_key
-from .model import LIVE_FIELDS
-from .profiles import ProfileStore
-from .resolution import resolve
-from .tokens import (
+from .metadata import encode, json_object, with_values, without_fields
+from .settings_input import (
+    NOTHING_SENT,
     SettingsInput,
     app_metadata,
     checked,
-    encode,
-    json_object,
     note_unknown_keys,
     requested_settings,
-    with_values,
-    without_fields,
 )
-from .tool_errors import NOTHING_SENT, ToolError, usage_error
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class ParticipantUpdate:
 def update_patch(asked: SettingsInput, store: ProfileStore) -> dict[str, Any]:
     participant, operator = requested_settings(asked)
     if operator:
-        raise usage_error(f"{', '.join(operator)}: operator-only, fixed for the job by the "
+        raise UsageError(f"{', '.join(operator)}: operator-only, fixed for the job by the "
                           "dispatch metadata; a live participant update cannot change it")
     patch = with_values(app_metadata(asked), participant)
     checked(resolve(participant=encode(patch, "metadata") or None, profiles=store),
@@ -58,7 +56,7 @@ def merged_metadata(current: str, patch: Mapping[str, Any], unset: Sequence[str]
         return dict(patch)
     try:
         document = json_object(current, "current metadata")
-    except ToolError:
+    except UsageError:
         raise ToolError("the participant's current metadata is not a JSON object; "
                         "use --replace to overwrite it") from None
     return with_values(without_fields(document, unset), patch)

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from livekit import api
 
 import token_tool
-from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve, tokens
+from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve
 from voice_settings.model import silent_turn_end
 from voice_settings.parsing import validate_field
+from voice_settings.tokens import signing
 
 URL = "wss://voice.example.test"
 KEY = "APItesttoken"
@@ -157,7 +158,7 @@ def test_output_modes_and_default_subcommand() -> None:
 def test_invalid_input_exits_2_names_the_problem_and_signs_nothing(
         monkeypatch: pytest.MonkeyPatch, argv: list[str], named: list[str]) -> None:
     signed = []
-    monkeypatch.setattr(tokens, "sign", lambda *a: signed.append(a) or "token")
+    monkeypatch.setattr(signing, "sign", lambda *a: signed.append(a) or "token")
     code, out, err = run("mint", "-r", "demo", *argv)
     assert code == 2
     assert out == "" and signed == []

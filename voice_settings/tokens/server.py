@@ -18,14 +18,15 @@ from typing import Any
 from aiohttp import web
 from livekit import api
 
+from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
+from ..keys import canonical_key
+from ..model import OPERATOR_FIELDS
+from ..parsing import decode
+from ..profiles import ProfileStore
+from ..resolution import resolve
 from .credentials import Credentials
-from .json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
-from .keys import canonical_key
-from .model import OPERATOR_FIELDS
-from .parsing import decode
-from .profiles import ProfileStore
-from .resolution import resolve
-from .tokens import TokenRequest, connection_details, over_limit, sign
+from .metadata import over_limit
+from .signing import TokenRequest, connection_details, sign
 
 logger = logging.getLogger(__name__)
 

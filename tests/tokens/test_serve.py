@@ -21,9 +21,10 @@ from aiohttp import web
 from livekit import api
 
 import token_tool
-from voice_settings import MAX_METADATA_BYTES, ProfileStore, token_server
-from voice_settings.credentials import Credentials
-from voice_settings.token_server import (
+from voice_settings import MAX_METADATA_BYTES, ProfileStore
+from voice_settings.tokens import server as token_server
+from voice_settings.tokens.credentials import Credentials
+from voice_settings.tokens.server import (
     ENDPOINT_PATH,
     HEALTH_PATH,
     MAX_BODY_BYTES,

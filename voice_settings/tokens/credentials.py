@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .tool_errors import ToolError
+from ..tool_errors import ToolError
 
 DEV_URL, DEV_API_KEY, DEV_API_SECRET = "ws://localhost:7880", "devkey", "secret"
 ENV_URL, ENV_KEY, ENV_SECRET = "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"

@@ -11,12 +11,12 @@ from typing import Any
 import jwt
 from livekit import api
 
+from ..profiles import ProfileStore
+from ..resolution import Resolution, resolve
+from ..sources import Source
+from ..tool_errors import ToolError
 from .credentials import Credentials
-from .profiles import ProfileStore
-from .resolution import Resolution, resolve
-from .sources import Source
-from .tokens import TokenRequest, grants_json, video_grants
-from .tool_errors import ToolError
+from .signing import TokenRequest, grants_json, video_grants
 
 # Values nobody chose for this token: summaries show only the others.
 BASELINE = {Source.DEFAULT, Source.DEFAULT_PROFILE}

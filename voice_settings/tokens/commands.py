@@ -1,0 +1,104 @@
+"""What each token_tool command does with its parsed arguments and the environment: mint, serve,
+update, inspect. Each returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import sys
+from collections.abc import Mapping
+
+from ..profiles import ProfileError, ProfileStore
+from ..resolution import Resolution
+from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError
+from . import participant_update, settings_input, signing
+from . import report as token_report
+from . import server as token_server
+from .credentials import Credentials, load_credentials
+
+
+def load_profiles() -> ProfileStore:
+    try:
+        return ProfileStore.load()
+    except ProfileError as exc:
+        raise ToolError(f"cannot load profiles: {exc}") from None
+
+
+def asked_settings(args: argparse.Namespace) -> settings_input.SettingsInput:
+    return settings_input.SettingsInput(args.set, args.instructions, args.profile,
+                                        args.metadata, args.metadata_file)
+
+
+def cmd_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    metadata = settings_input.mint_metadata(asked_settings(args), args.job_metadata,
+                                            args.agent, load_profiles())
+    request = signing.TokenRequest(
+        room=args.room, identity=args.identity or f"user-{secrets.token_hex(4)}",
+        name=args.name or "", metadata=metadata.participant,
+        attributes=settings_input.attributes(args.attribute, args.attribute_file),
+        agents=[(args.agent, metadata.dispatch)] if args.agent else [],
+        valid_for=args.valid_for, allow_update_metadata=args.allow_update_metadata)
+    credentials = load_credentials(env, dev=args.dev, need_url=not args.token_only)
+    settings_input.note_unknown_keys(metadata.resolution)
+    if args.allow_update_metadata:
+        print("warning: --allow-update-metadata lets this user rewrite their own settings and "
+              "instructions mid-call", file=sys.stderr)
+    token = signing.sign(credentials, request)
+    print(render_mint(args, credentials, request, token, metadata.resolution))
+    return EXIT_OK
+
+
+def render_mint(args: argparse.Namespace, credentials: Credentials,
+                request: signing.TokenRequest, token: str, resolution: Resolution) -> str:
+    if args.token_only:
+        return token
+    if args.connection_details:
+        return json.dumps(signing.connection_details(credentials, request, token), indent=2)
+    if args.json:
+        report = token_report.mint_report(credentials, request, token, resolution)
+        return json.dumps(report, indent=2, ensure_ascii=False)
+    summary = token_report.mint_summary(credentials, request, resolution)
+    return f"{summary}\n\naccess token:\n{token}"
+
+
+def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    config = token_server.ServeConfig(
+        credentials=load_credentials(env, dev=args.dev), profiles=load_profiles(),
+        bearer_secret=env.get(token_server.ENV_SERVER_SECRET) or None,
+        allowed_agents=token_server.allowed_agents(args.allow_agent, env),
+        default_agent=args.agent, valid_for=args.valid_for,
+        cors_origins=frozenset(args.cors_origin or ["*"]))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(token_server.run_server(config, args.host, args.port))
+    return EXIT_OK
+
+
+def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    store = load_profiles()
+    patch = participant_update.update_patch(asked_settings(args), store)
+    if not patch and not args.unset and not args.replace:
+        raise UsageError("nothing to update: give --set, --instructions, --profile, "
+                         "--metadata or --unset")
+    credentials = load_credentials(env, dev=args.dev)
+    update = participant_update.ParticipantUpdate(args.room, args.identity, patch, args.unset,
+                                                  args.replace)
+    metadata = participant_update.send_update(credentials, update, store)
+    print(f"updated {args.identity} in {args.room}; metadata is now:\n{metadata or '(empty)'}")
+    live, later = participant_update.when_applied(update)
+    if live:
+        print(f"applies live, from the agent's next reply: {', '.join(live)}")
+    if later:
+        print(f"applies from the participant's next session: {', '.join(later)}")
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    token = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
+    credentials = load_credentials(env, dev=args.dev, need_url=False)
+    report = token_report.inspect_report(token, credentials, load_profiles())
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json
+          else token_report.render_inspect(report))
+    return EXIT_USAGE if report["errors"] else EXIT_OK
