@@ -35,6 +35,7 @@ from voice_settings import (
     ProfileStore,
     Resolution,
     participant_update,
+    profile_api,
     token_report,
     token_server,
     tokens,
@@ -105,7 +106,8 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         bearer_secret=env.get(token_server.ENV_SERVER_SECRET) or None,
         allowed_agents=token_server.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,
-        cors_origins=frozenset(args.cors_origin or ["*"]))
+        cors_origins=frozenset(args.cors_origin or ["*"]),
+        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(token_server.run_server(config, args.host, args.port))
     return EXIT_OK

@@ -69,8 +69,13 @@ def _settings_problem(values: dict[str, Any]) -> str | None:
 
 
 def load_profile_file(path: Path) -> tuple[dict[str, Any], str]:
+    return profile_from_bytes(path, path.read_bytes())
+
+
+def profile_from_bytes(path: Path | str, data: bytes) -> tuple[dict[str, Any], str]:
+    """(values, description) of a profile file's bytes, or ProfileError naming `path`."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(path, None, f"is not valid TOML: {exc}") from None
     return validate_profile(path, document)
