@@ -18,6 +18,7 @@ from aiohttp import web
 from livekit import api
 
 from .credentials import Credentials
+from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import HttpError, check_bearer
 from .json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
 from .keys import canonical_key
@@ -42,6 +43,8 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
   POST {ENDPOINT_PATH}
     body: {{room_name, participant_name, participant_identity, participant_metadata,
             participant_attributes, room_config: {{agents: [{{agent_name, metadata}}]}}}}
+          and, from admin screens, systemPrompt, assistantId, profile (into the dispatch
+          metadata); any other top-level key is a 400
     201 {{server_url, participant_token, room_name, participant_name}}
     400 body not JSON, or invalid settings: {{error, errors: [{{field, value, message, source}}]}}
     401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
@@ -238,10 +241,12 @@ def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
 
 def endpoint_token_request(body: Mapping[str, Any], config: ServeConfig,
                            store: ProfileStore) -> TokenRequest:
+    check_top_level_keys(body)
     metadata = body_field(body, "participant_metadata", str, "")
     check_size("participant_metadata", metadata)
     attributes = request_attributes(body)
-    agents = request_agents(body, config)
+    agents = with_dispatch_settings(request_agents(body, config), top_level_settings(body),
+                                    metadata)
     validate_request_settings(metadata, agents, store)
     return TokenRequest(
         room=body_field(body, "room_name", str, "") or f"voice-{secrets.token_hex(4)}",
