@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 import re
 import secrets
 import sys
@@ -108,6 +109,9 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         default_agent=args.agent, valid_for=args.valid_for,
         cors_origins=frozenset(args.cors_origin or ["*"]),
         profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None)
+    # One line per profile written, deleted, reloaded or refused; never a secret.
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(token_server.run_server(config, args.host, args.port))
     return EXIT_OK
