@@ -288,6 +288,14 @@ async def test_400_for_a_profile_not_valid_over_the_default(tmp_path: Path) -> N
     assert ProfileStore.load(directory).values("default") == {"min_endpointing_delay": 2.0}
 
 
+async def test_503_when_the_profiles_directory_is_gone(directory: Path) -> None:
+    async with serving(config_for(directory)) as base, aiohttp.ClientSession() as session:
+        moved = directory.rename(directory.with_name("unmounted"))
+        status, _, reply = await put((base, session), "bob", BOB, CREATE)
+        assert status == 503 and "does not exist" in reply["error"]
+    assert not directory.exists() and not (moved / "bob.toml").exists()
+
+
 async def test_413_for_a_body_over_the_limit(api: Any) -> None:
     big = {"description": "x" * MAX_PROFILE_BYTES}
     status, _, reply = await put(api, "fresh", big, CREATE)

@@ -8,7 +8,9 @@ One concept per module.
 - The agent's runtime: `call` (waiting for the caller), `live` (changes during a call),
   `attributes` (what the app is told), `turn_detector` (which model this machine can run).
 - Tokens, for `token_tool.py`: `tokens`, `token_server`, `token_report`, `participant_update`,
-  `credentials`, `tool_errors`.
+  `credentials`, `tool_errors`; `dispatch_settings` (admin screens' top-level fields),
+  `profile_api` (the profile API), `http_errors`.
+- `profile_files`: the profiles directory as a store (versions, atomic writes, live reloads).
 - `harness`: offline stand-ins for LiveKit, Deepgram and OpenAI, and the demo.
 Only the settings modules are imported here; the others pull in livekit and load on use.
 """

@@ -160,6 +160,9 @@ async def handle_put(request: web.Request) -> web.Response:
     values, description = parse_profile_body(name, await request.read())
     async with admin.lock:
         store = admin.library.current()
+        if not store.directory.is_dir():  # an unmounted volume: never write beside the workers
+            raise HttpError(503, f"the profiles directory {store.directory.name!r} does not "
+                            "exist; nothing was written")
         existing = read_profile_file(store.directory, name)
         check_put_conditions(request, existing)
         try:
