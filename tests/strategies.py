@@ -23,6 +23,7 @@ from voice_settings.model import (
     FIELDS,
     OPERATOR_FIELDS,
     PARTICIPANT_FIELDS,
+    PROFILE_FIELDS,
     VoiceSettings,
     silent_turn_end,
 )
@@ -245,6 +246,21 @@ hostile_metadata = st.one_of(
 bytes, None, "", a MagicMock, huge ints, deep nesting, NaN/Infinity, invalid UTF-8, > 64 KiB."""
 
 
+_profile_keys = st.one_of(st.sampled_from(sorted(PROFILE_FIELDS | {"description", "profile"})),
+                          st.text(max_size=10))
+hostile_profile_bodies = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300).map(str.encode),
+    st.dictionaries(_profile_keys, hostile_values, max_size=6).map(
+        lambda d: json.dumps(d).encode()),
+    st.sampled_from([b"", b"null", b"[]", b'"x"', b"1e999", b'{"a": 1e999}', b"{" * 5000,
+                     b'{"description": ' + b"[" * 100 + b"]" * 100 + b"}",
+                     b'{"endpointing_ms": NaN}', b'{"x": 1, "x": 1}',
+                     b'{"description": "x"}' + b" " * 70_000]),
+)
+"""What a broken or malicious admin screen might PUT as a profile."""
+
+
 # --- Checks shared by the property tests ------------------------------------------------------
 
 BUG_MARKERS = ("could not be read", "internal error")
@@ -292,6 +308,7 @@ __all__ = [
     "ALIASES_OF", "BOOL_FIELDS", "FLOAT_FIELDS", "INT_FIELDS", "LITERAL_FIELDS", "MAX", "MIN",
     "NUMBER_FIELDS", "OPERATOR_FIELDS", "OPTIONAL_NUMBER_FIELDS", "PARTICIPANT_FIELDS",
     "assert_errors_are_reports", "assert_within_bounds", "canonical", "ge", "hostile_metadata",
+    "hostile_profile_bodies",
     "hostile_values", "json_values", "le", "metadata_dicts", "participant_metadata",
     "spelling", "valid_settings", "valid_value", "valid_values",
 ]

@@ -109,3 +109,4 @@ def test_fresh_profiles_reports_file_and_field_and_keeps_serving(profiles_dir, c
     assert any("support.toml: min_endpointing_delay:" in m and "last valid version" in m
                for m in messages)
     assert any("fresh.toml" in m and "not served" in m for m in messages)
+    assert all(r.file.endswith((".toml", "profiles")) for r in caplog.records)

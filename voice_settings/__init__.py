@@ -4,7 +4,8 @@ The settings core, one concept per module (imports neither livekit.api nor aioht
 `model` (the settings, their units, ranges and policy), `json_input` (one reader of untrusted
 JSON), `keys` (key aliases), `parsing` and `errors` (untrusted metadata in, valid values and
 clear errors out), `sources` (the precedence of sources) and `resolution` (applying them),
-`profiles` (operator presets), `changes` (what a change means), `schema`, `cli`.
+`profiles` (operator presets) and `profile_files` (the profiles directory as a store: versions,
+atomic writes, reloads), `changes` (what a change means), `schema`, `cli`.
 
 Subpackages: `runtime/` (the agent during a call) · `tokens/` (what token_tool.py runs) ·
 `harness/` (offline stand-ins for LiveKit, Deepgram and OpenAI, and the demo).

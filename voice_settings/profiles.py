@@ -69,8 +69,13 @@ def _settings_problem(values: dict[str, Any]) -> str | None:
 
 
 def load_profile_file(path: Path) -> tuple[dict[str, Any], str]:
+    return profile_from_bytes(path, path.read_bytes())
+
+
+def profile_from_bytes(path: Path | str, data: bytes) -> tuple[dict[str, Any], str]:
+    """(values, description) of a profile file's bytes, or ProfileError naming `path`."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(path, None, f"is not valid TOML: {exc}") from None
     return validate_profile(path, document)
@@ -116,59 +121,11 @@ class ProfileStore:
     def names(self) -> list[str]:
         return sorted(self.profiles)
 
-    def reload(self) -> tuple[ProfileStore, list[ProfileError]]:
-        """The store as its directory holds it now, for a worker that keeps running.
-
-        Unlike `load`, nothing raises: a file that is broken now (or conflicts with the default
-        profile) keeps its last valid version and is reported; a new broken file is not served;
-        a deleted profile is dropped, except the default profile, which keeps its last version.
-        """
-        errors: list[ProfileError] = []
-        profiles, descriptions = {}, {}
-        paths = sorted(self.directory.glob("*.toml")) if self.directory.is_dir() else []
-        for path in paths:
-            name = path.stem
-            try:
-                if not is_profile_name(name):
-                    raise ProfileError(path, None, "the file name is not a profile name: "
-                                       + allowed("profile"))
-                profiles[name], descriptions[name] = load_profile_file(path)
-            except (ProfileError, OSError) as exc:
-                errors.append(_kept_error(path, exc, name in self.profiles))
-                if name in self.profiles:
-                    profiles[name], descriptions[name] = self._version(name)
-        default = self.default_name
-        if default and default not in profiles:
-            errors.append(ProfileError(self.directory / f"{default}.toml", None,
-                                       "the default profile is gone; its last version is kept"))
-            profiles[default], descriptions[default] = self._version(default)
-        if default:
-            for name in list(profiles):
-                if problem := _settings_problem({**profiles[default], **profiles[name]}):
-                    errors.append(_kept_error(self.directory / f"{name}.toml", ProfileError(
-                        self.directory / f"{name}.toml", None,
-                        f"over the default profile {default!r}: {problem}"),
-                        name in self.profiles))
-                    if name in self.profiles and name != default:
-                        profiles[name], descriptions[name] = self._version(name)
-                    elif name != default:
-                        del profiles[name], descriptions[name]
-        return ProfileStore(self.directory, profiles, descriptions, default), errors
-
-    def _version(self, name: str) -> tuple[dict[str, Any], str]:
-        return self.profiles[name], self.descriptions.get(name, "")
-
     def values(self, name: str) -> dict[str, Any]:
         return dict(self.profiles[name])
 
     def __contains__(self, name: object) -> bool:
         return name in self.profiles
-
-
-def _kept_error(path: Path, exc: Exception, kept: bool) -> ProfileError:
-    error = exc if isinstance(exc, ProfileError) else ProfileError(path, None, str(exc))
-    outcome = "the last valid version is kept" if kept else "it is not served"
-    return ProfileError(error.path, error.field, f"{error.problem}; {outcome}")
 
 
 def check_over_default(directory: Path, profiles: dict[str, dict[str, Any]],

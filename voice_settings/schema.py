@@ -14,7 +14,8 @@ from functools import cache
 from typing import Any
 
 from .keys import KEY_ALIASES
-from .model import FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS, Off, VoiceSettings
+from .model import FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS, PROFILE_FIELDS, Off, VoiceSettings
+from .profiles import DESCRIPTION_KEY
 
 _OFF = {"const": "off", "description": "Disabled (the same as null)."}
 
@@ -73,6 +74,25 @@ def settings_schema() -> dict[str, Any]:
         "Every setting, as operators may give them in dispatch metadata. Fields with "
         "set_by=operator are refused in participant metadata.",
     )
+
+
+def profile_schema() -> dict[str, Any]:
+    """A profile as the profile API takes it (PUT /api/profiles/{name}), for an admin form: the
+    description and the profile fields, by their snake_case names only, as in a profile file."""
+    properties = _properties()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Voice profile",
+        "description": "A named preset of settings, stored as profiles/<name>.toml. Fields left "
+        "out keep the default profile's value (or the built-in default). Every profile must "
+        "also be valid over the operator's default profile.",
+        "type": "object",
+        "properties": {
+            DESCRIPTION_KEY: {"type": "string", "description": "What the profile is for."},
+            **{name: copy.deepcopy(properties[name]) for name in FIELDS if name in PROFILE_FIELDS},
+        },
+        "additionalProperties": False,
+    }
 
 
 def _range(prop: dict[str, Any]) -> str:

@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import watchfiles
 
+from ..profile_files import reload_store
 from ..profiles import ProfileStore
 
 logger = logging.getLogger(__name__)
@@ -26,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 def fresh_profiles(store: ProfileStore) -> ProfileStore:
     """The store as it is on disk now; broken files keep their last valid version (logged)."""
-    fresh, errors = store.reload()
+    fresh, errors = reload_store(store)
     for error in errors:
-        logger.error("profile rejected: %s", error,
+        kept = Path(error.path).stem in fresh
+        outcome = "its last valid version stays in use" if kept else "it is not served"
+        logger.error("profile rejected, %s: %s", outcome, error,
                      extra={"file": error.path, "field": error.field, "reason": error.problem})
     return fresh
 

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import sys
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from ..profiles import ProfileError, ProfileStore
 from ..resolution import Resolution
 from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError
-from . import participant_update, settings_input, signing
+from . import participant_update, profile_api, settings_input, signing
 from . import report as token_report
 from . import server as token_server
 from .credentials import Credentials, load_credentials
@@ -70,7 +71,11 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         bearer_secret=env.get(token_server.ENV_SERVER_SECRET) or None,
         allowed_agents=token_server.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,
-        cors_origins=frozenset(args.cors_origin or ["*"]))
+        cors_origins=frozenset(args.cors_origin or ["*"]),
+        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None)
+    # One line per profile written, deleted, reloaded or refused; never a secret.
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(token_server.run_server(config, args.host, args.port))
     return EXIT_OK

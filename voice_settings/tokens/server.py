@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hmac
 import logging
 import secrets
 import traceback
@@ -22,10 +21,14 @@ from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError,
 from ..keys import canonical_key
 from ..model import OPERATOR_FIELDS
 from ..parsing import decode
+from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
 from .credentials import Credentials
+from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
+from .http_errors import HttpError, check_bearer
 from .metadata import over_limit
+from .profile_api import ENV_ADMIN_SECRET, PROFILE_API_HELP, ProfileAdminConfig, add_profile_routes
 from .signing import TokenRequest, connection_details, sign
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
   POST {ENDPOINT_PATH}
     body: {{room_name, participant_name, participant_identity, participant_metadata,
             participant_attributes, room_config: {{agents: [{{agent_name, metadata}}]}}}}
+          and, from admin screens, systemPrompt, assistantId, profile (into the dispatch
+          metadata); any other top-level key is a 400
     201 {{server_url, participant_token, room_name, participant_name}}
     400 body not JSON, or invalid settings: {{error, errors: [{{field, value, message, source}}]}}
     401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
@@ -49,13 +54,8 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
         bytes of UTF-8
     500 {{error}} for an unexpected failure; the details go to the server's log
   OPTIONS {ENDPOINT_PATH}  CORS preflight
-  GET {HEALTH_PATH}  health check"""
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, errors: Sequence[dict] = ()) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, list(errors)
+  GET {HEALTH_PATH}  health check
+{PROFILE_API_HELP}"""
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class ServeConfig:
     default_agent: str | None = None
     valid_for: dt.timedelta = dt.timedelta(minutes=15)
     cors_origins: frozenset[str] = frozenset({"*"})
+    profiles_admin_secret: str | None = field(default=None, repr=False)
+    """Turns the profile API on (profile_api.py); unset, its routes answer 404."""
 
 
 def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
@@ -77,11 +79,16 @@ def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[st
 
 
 CONFIG = web.AppKey("config", ServeConfig)
+PROFILES = web.AppKey("profiles", ProfileLibrary)
 
 
 def make_app(config: ServeConfig) -> web.Application:
     app = web.Application(middlewares=[json_errors_and_cors], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
+    # Profiles edited through the API or by hand are in use from the next request on.
+    app[PROFILES] = ProfileLibrary(config.profiles)
+    if config.profiles_admin_secret:
+        add_profile_routes(app, ProfileAdminConfig(config.profiles_admin_secret, app[PROFILES]))
     app.router.add_post(ENDPOINT_PATH, handle_connection_details)
     app.router.add_route("OPTIONS", ENDPOINT_PATH, handle_preflight)
     app.router.add_get(HEALTH_PATH, handle_health)
@@ -109,7 +116,8 @@ def log_unexpected(request: web.Request) -> None:
     """Log the exception being handled, with the secrets it might quote redacted."""
     config = request.app[CONFIG]
     text = traceback.format_exc()
-    for secret in filter(None, (config.credentials.api_secret, config.bearer_secret)):
+    for secret in filter(None, (config.credentials.api_secret, config.bearer_secret,
+                                config.profiles_admin_secret)):
         text = text.replace(secret, "[redacted]")
     logger.error("unexpected error answering %s %s:\n%s", request.method, request.path, text)
 
@@ -150,20 +158,10 @@ async def handle_connection_details(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     check_bearer(request, config.bearer_secret)
     body = json_body(await request.read())
-    token_request = endpoint_token_request(body, config)
+    token_request = endpoint_token_request(body, config, request.app[PROFILES].current())
     token = sign(config.credentials, token_request)
     reply = connection_details(config.credentials, token_request, token)
     return web.json_response(reply, status=201)
-
-
-def check_bearer(request: web.Request, secret: str | None) -> None:
-    if not secret:
-        return
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                             secret.encode()):
-        raise HttpError(401, "missing or wrong bearer token")
 
 
 def json_body(data: bytes) -> dict[str, Any]:
@@ -242,12 +240,15 @@ def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
         raise HttpError(400, "invalid settings", errors)
 
 
-def endpoint_token_request(body: Mapping[str, Any], config: ServeConfig) -> TokenRequest:
+def endpoint_token_request(body: Mapping[str, Any], config: ServeConfig,
+                           store: ProfileStore) -> TokenRequest:
+    check_top_level_keys(body)
     metadata = body_field(body, "participant_metadata", str, "")
     check_size("participant_metadata", metadata)
     attributes = request_attributes(body)
-    agents = request_agents(body, config)
-    validate_request_settings(metadata, agents, config.profiles)
+    agents = with_dispatch_settings(request_agents(body, config), top_level_settings(body),
+                                    metadata)
+    validate_request_settings(metadata, agents, store)
     return TokenRequest(
         room=body_field(body, "room_name", str, "") or f"voice-{secrets.token_hex(4)}",
         identity=body_field(body, "participant_identity", str, "")
@@ -271,8 +272,9 @@ async def run_server(config: ServeConfig, host: str, port: int) -> None:
     bound_port = runner.addresses[0][1]
     auth = "bearer token required" if config.bearer_secret else "no auth (set TOKEN_SERVER_SECRET)"
     agents = ", ".join(sorted(config.allowed_agents)) or "any"
-    print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: {agents})",
-          flush=True)
+    admin = "on" if config.profiles_admin_secret else f"off (set {ENV_ADMIN_SECRET})"
+    print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: {agents}; "
+          f"profile API {admin})", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

@@ -1,0 +1,23 @@
+"""Fixtures shared by the profile store, profile API and connection-details tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tokens.serve_helpers import shipped_profiles
+from voice_settings.profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV
+
+
+@pytest.fixture
+def clean_profile_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No profiles directory or default profile chosen by the environment of the test run."""
+    monkeypatch.delenv(DEFAULT_PROFILE_ENV, raising=False)
+    monkeypatch.delenv(PROFILES_DIR_ENV, raising=False)
+
+
+@pytest.fixture
+def profiles_copy(tmp_path: Path, clean_profile_env: None) -> Path:
+    """A writable copy of the shipped profiles/ directory."""
+    return shipped_profiles(tmp_path / "profiles")

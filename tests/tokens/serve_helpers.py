@@ -1,0 +1,86 @@
+"""The token server on a real 127.0.0.1 port, and a client that reads any reply, for the
+profile API and connection-details tests."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import shutil
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
+from voice_settings.tokens.credentials import Credentials
+from voice_settings.tokens.server import ServeConfig, make_app
+
+URL = "wss://voice.example.test"
+KEY = "APIadmintest"
+SECRET = "admin-test-secret-long-enough-for-hs256-0123456789"
+ADMIN_SECRET = "profiles-admin-secret-for-the-tests"
+BROWSER_SECRET = "browser-bearer-secret-for-connection-details"
+CREDENTIALS = Credentials(URL, KEY, SECRET)
+ADMIN = {"Authorization": f"Bearer {ADMIN_SECRET}"}
+
+
+def shipped_profiles(directory: Path) -> Path:
+    """A writable copy of the shipped profiles/ directory."""
+    shutil.copytree(DEFAULT_PROFILES_DIR, directory)
+    return directory
+
+
+def config_for(directory: Path, **overrides: Any) -> ServeConfig:
+    overrides.setdefault("profiles_admin_secret", ADMIN_SECRET)
+    return ServeConfig(CREDENTIALS, ProfileStore.load(directory, None), **overrides)
+
+
+@asynccontextmanager
+async def serving(config: ServeConfig) -> AsyncIterator[str]:
+    runner = web.AppRunner(make_app(config))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@contextmanager
+def serving_in_thread(config: ServeConfig) -> Iterator[str]:
+    """The server on its own event loop in a thread, for synchronous (hypothesis) tests."""
+    loop = asyncio.new_event_loop()
+    started: concurrent.futures.Future[str] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with serving(config) as base:
+            started.set_result(base)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        yield started.result(30)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+
+
+async def call(session: aiohttp.ClientSession, method: str, url: str, body: Any = None, *,
+               raw: bytes | None = None, headers: dict[str, str] | None = None,
+               ) -> tuple[int, CIMultiDict[str], Any]:
+    """(status, headers (case-insensitive), decoded JSON reply or None)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    sent = {"Content-Type": "application/json", "Origin": "https://admin.example",
+            **(headers or {})}
+    async with session.request(method, url, data=data, headers=sent) as response:
+        text = await response.text()
+        return response.status, response.headers.copy(), json.loads(text) if text else None
