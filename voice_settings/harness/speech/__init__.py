@@ -15,6 +15,7 @@ from .scenarios import (
     build,
     from_wav,
     make_scenario,
+    spoken,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "from_wav",
     "load_clip",
     "make_scenario",
+    "spoken",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "build",
     "from_wav",
     "make_scenario",
+    "spoken",
 ]
 
 PauseKind = Literal["mid_utterance", "turn_end"]
@@ -183,28 +184,33 @@ def build(name: str, parts: Sequence[Speak | Silence]) -> Scenario:
 # -- named scenarios -----------------------------------------------------------------
 
 
+def spoken(name: str, clips: Sequence[str], pause_s: float, *, lead_s: float = LEAD_S,
+           tail_s: float = TAIL_S, pause_kind: PauseKind = "mid_utterance") -> Scenario:
+    """``lead_s`` of silence, the clips with ``pause_s`` between them, ``tail_s`` to end."""
+    parts: list[Speak | Silence] = [Silence(lead_s)]
+    for clip in clips:
+        parts += [Speak(clip), Silence(pause_s, pause_kind)]
+    parts[-1] = Silence(tail_s, "turn_end")
+    return build(name, parts)
+
+
 def question(*, lead_s: float = LEAD_S, tail_s: float = TAIL_S) -> Scenario:
     """A short question, then silence."""
-    return build("question", [Silence(lead_s), Speak("question"), Silence(tail_s, "turn_end")])
+    return spoken("question", ["question"], 0.0, lead_s=lead_s, tail_s=tail_s)
 
 
 def hesitation(pause_s: float = 0.6, *, lead_s: float = LEAD_S,
                tail_s: float = TAIL_S) -> Scenario:
     """"I would like to book ... a table for two": one sentence split by ``pause_s``."""
-    return build("hesitation", [
-        Silence(lead_s), Speak("hesitation_1"), Silence(pause_s), Speak("hesitation_2"),
-        Silence(tail_s, "turn_end"),
-    ])
+    return spoken("hesitation", ["hesitation_1", "hesitation_2"], pause_s,
+                  lead_s=lead_s, tail_s=tail_s)
 
 
 def item_list(pause_s: float = 0.8, *, lead_s: float = LEAD_S,
               tail_s: float = TAIL_S) -> Scenario:
     """"I need eggs ... milk ... bread ... and some coffee", ``pause_s`` between items."""
-    parts: list[Speak | Silence] = [Silence(lead_s)]
-    for index in range(1, 5):
-        parts += [Speak(f"list_{index}"), Silence(pause_s)]
-    parts[-1] = Silence(tail_s, "turn_end")
-    return build("list", parts)
+    return spoken("list", [f"list_{i}" for i in range(1, 5)], pause_s,
+                  lead_s=lead_s, tail_s=tail_s)
 
 
 def backchannel(pause_s: float = 3.0, *, word: Literal["mm-hm", "yeah"] = "mm-hm",
@@ -216,20 +222,15 @@ def backchannel(pause_s: float = 3.0, *, word: Literal["mm-hm", "yeah"] = "mm-hm
     clip = {"mm-hm": "backchannel_mm_hm", "yeah": "backchannel_yeah"}.get(word)
     if clip is None:
         raise ValueError(f"word={word!r}: must be 'mm-hm' or 'yeah'")
-    return build("backchannel", [
-        Silence(lead_s), Speak("question"), Silence(pause_s, "turn_end"), Speak(clip),
-        Silence(tail_s, "turn_end"),
-    ])
+    return spoken("backchannel", ["question", clip], pause_s, lead_s=lead_s, tail_s=tail_s,
+                  pause_kind="turn_end")
 
 
 def dictation(pause_s: float = 0.7, *, lead_s: float = LEAD_S,
               tail_s: float = TAIL_S) -> Scenario:
     """A long dictation-style turn: four word groups, ``pause_s`` between them."""
-    parts: list[Speak | Silence] = [Silence(lead_s)]
-    for index in range(1, 5):
-        parts += [Speak(f"dictation_{index}"), Silence(pause_s)]
-    parts[-1] = Silence(tail_s, "turn_end")
-    return build("dictation", parts)
+    return spoken("dictation", [f"dictation_{i}" for i in range(1, 5)], pause_s,
+                  lead_s=lead_s, tail_s=tail_s)
 
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
