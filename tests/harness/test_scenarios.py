@@ -21,7 +21,7 @@ from voice_settings.harness.speech import (
     make_scenario,
 )
 from voice_settings.harness.speech.audio import SAMPLE_RATE, speech_runs, write_wav
-from voice_settings.harness.speech.scenarios import _share_words
+from voice_settings.harness.speech.recording import _share_words
 
 FRAME = 0.0101  # the energy measure works in 10 ms frames
 

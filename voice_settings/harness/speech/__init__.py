@@ -4,6 +4,7 @@ See ``voice_settings/harness/README.md`` ("Speech, offline").
 """
 
 from .corpus import CLIPS, Clip, clip_names, load_clip
+from .recording import from_wav
 from .scenarios import (
     MIN_PAUSE_S,
     SCENARIOS,
@@ -13,7 +14,6 @@ from .scenarios import (
     Speak,
     WordGroup,
     build,
-    from_wav,
     make_scenario,
     spoken,
 )

@@ -8,8 +8,8 @@ the energy measure of ``audio.py``. The result is 16 kHz int16 audio plus a time
 word groups ``(start_s, end_s, text)`` and pauses ``(start_s, length_s, kind)``.
 
 Named scenarios (:data:`SCENARIOS`, built with :func:`make_scenario`): ``question``,
-``hesitation``, ``list``, ``backchannel`` and ``dictation``. :func:`from_wav` turns a
-team's own recording and its text into a scenario.
+``hesitation``, ``list``, ``backchannel`` and ``dictation``. ``recording.from_wav`` turns
+a team's own recording and its text into a scenario.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, read_wav, speech_runs
+from .audio import SAMPLE_RATE
 from .corpus import load_clip
 
 __all__ = [
@@ -36,7 +35,6 @@ __all__ = [
     "Speak",
     "WordGroup",
     "build",
-    "from_wav",
     "make_scenario",
     "spoken",
 ]
@@ -136,7 +134,7 @@ class Scenario:
         return parts
 
 
-def _check_seconds(field: str, value: float, low: float) -> float:
+def check_seconds(field: str, value: float, low: float) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) \
             or not low <= value <= MAX_PAUSE_S:
         raise ValueError(
@@ -156,12 +154,12 @@ def build(name: str, parts: Sequence[Speak | Silence]) -> Scenario:
     speech_end = 0.0  # end of the last word group's speech (or the start of the audio)
     for part in parts:
         if isinstance(part, Silence):
-            gap += _check_seconds(f"{name}: pause", part.seconds, 0.0)
+            gap += check_seconds(f"{name}: pause", part.seconds, 0.0)
             kind = "turn_end" if part.kind == "turn_end" else kind
             continue
         clip = load_clip(part.clip)
         if words:
-            _check_seconds(f"{name}: pause before {part.clip!r}", gap, MIN_PAUSE_S)
+            check_seconds(f"{name}: pause before {part.clip!r}", gap, MIN_PAUSE_S)
             pauses.append(Pause(round(speech_end, 3), round(gap, 3), kind))
         start = max(speech_end + gap, clip.speech_start_s)
         first = round((start - clip.speech_start_s) * SAMPLE_RATE)
@@ -252,59 +250,3 @@ def make_scenario(name: str, pause_s: float | None = None, **options: object) ->
     if factory is question:
         raise ValueError("pause_s: the 'question' scenario has no pause to set")
     return factory(pause_s, **options)
-
-
-# -- a team's own recording ------------------------------------------------------------
-
-
-def from_wav(path: str | Path, text: str, *, name: str | None = None,
-             tail_s: float = TAIL_S) -> Scenario:
-    """A recording and its transcript as a scenario (resampled to 16 kHz mono).
-
-    The file is kept as it is, followed by ``tail_s`` of silence. Recognition is not
-    modelled, so the words are spread over the file's stretches of speech (by the energy
-    measure) in proportion to their duration: each stretch becomes one word group, and
-    the silences between them ``mid_utterance`` pauses.
-    """
-    words = text.split()
-    if not words:
-        raise ValueError("text: must contain at least one word")
-    path = Path(path)
-    samples = read_wav(path)
-    runs = speech_runs(samples)
-    if not runs:
-        raise ValueError(f"{path}: no speech found (no 10 ms frame at or above the "
-                         f"energy threshold of the speech measure)")
-    runs = _merge_closest(runs, len(words))
-    tail = _check_seconds("tail_s", tail_s, 0.0)
-    audio = np.concatenate([samples, np.zeros(round(tail * SAMPLE_RATE), dtype=np.int16)])
-    groups = [WordGroup(" ".join(chunk), start, end)
-              for chunk, (start, end) in zip(_share_words(words, runs), runs, strict=True)]
-    pauses = [Pause(a.end_s, round(b.start_s - a.end_s, 3), "mid_utterance")
-              for a, b in zip(groups, groups[1:], strict=False)]
-    pauses.append(Pause(groups[-1].end_s, round(len(audio) / SAMPLE_RATE - groups[-1].end_s, 3),
-                        "turn_end"))
-    return Scenario(name=name or path.stem, samples=audio, words=tuple(groups),
-                    pauses=tuple(pauses))
-
-
-def _merge_closest(runs: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
-    """Join the runs separated by the shortest silences until there are at most ``limit``."""
-    runs = list(runs)
-    while len(runs) > limit:
-        i = min(range(len(runs) - 1), key=lambda k: runs[k + 1][0] - runs[k][1])
-        runs[i : i + 2] = [(runs[i][0], runs[i + 1][1])]
-    return runs
-
-
-def _share_words(words: list[str], runs: list[tuple[float, float]]) -> list[list[str]]:
-    """Split ``words`` over ``runs`` in proportion to their duration, at least one each."""
-    total = sum(end - start for start, end in runs)
-    chunks, used, elapsed = [], 0, 0.0
-    for index, (start, end) in enumerate(runs):
-        elapsed += end - start
-        left = len(runs) - index - 1  # runs still to serve, one word each at least
-        upto = min(max(round(len(words) * elapsed / total), used + 1), len(words) - left)
-        chunks.append(words[used:upto])
-        used = upto
-    return chunks
