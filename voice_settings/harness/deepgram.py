@@ -197,7 +197,8 @@ class DeepgramStandIn(ScriptedTranscripts):
             conn.rejected = "missing Authorization header"
             self._changed.notify()
             return web.Response(status=401, headers={**headers, "dg-error": conn.rejected})
-        if self.reject_invalid and (err := validate_params(params)):
+        err = validate_params(params)
+        if err and (self.reject_invalid or self.listen):  # listening needs valid options
             conn.rejected = err
             self._changed.notify()
             return web.Response(status=400, headers={**headers, "dg-error": err})
