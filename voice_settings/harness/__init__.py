@@ -5,10 +5,10 @@ plugins with no credentials and no network beyond 127.0.0.1. The only seams are
 configuration: base URLs / env vars and the room object. See README.md here.
 """
 
-from .deepgram import DeepgramConnection, DeepgramStandIn, Utterance
+from .deepgram import DeepgramConnection, DeepgramStandIn, HeardGroup, SentMessage, Utterance
 from .local_participant import AudioRecording, RecordedStream, RecordingLocalParticipant
 from .openai import ChatRequest, OpenAIStandIn, SpeechRequest, ToolCall
-from .room import FakeRoom, UserAudio
+from .room import FakeRoom, Playback, UserAudio
 from .stack import OfflineStack
 
 __all__ = [
@@ -17,10 +17,13 @@ __all__ = [
     "DeepgramConnection",
     "DeepgramStandIn",
     "FakeRoom",
+    "HeardGroup",
     "OfflineStack",
     "OpenAIStandIn",
+    "Playback",
     "RecordedStream",
     "RecordingLocalParticipant",
+    "SentMessage",
     "SpeechRequest",
     "ToolCall",
     "UserAudio",

@@ -6,17 +6,20 @@ would to Deepgram: a websocket whose query string carries the options
 ``Authorization: Token ...`` header, binary linear16 audio frames and the text
 control messages ``KeepAlive`` / ``Finalize`` / ``CloseStream``.
 
-Every connection is recorded as a :class:`DeepgramConnection`. Transcripts are
-scripted: :meth:`DeepgramStandIn.queue_utterance` (or ``await standin.say(...)``)
-queues what the "user" says, and the stand-in answers on the newest open
-connection the way Deepgram does: ``SpeechStarted``, an interim ``Results``, a
-final ``Results`` (``is_final`` and ``speech_final`` true) and, when the client
-asked for ``utterance_end_ms``, ``UtteranceEnd``.
+Every connection is recorded as a :class:`DeepgramConnection`, including each message
+sent with its monotonic and audio time (``conn.timeline``).
 
-Delivery is gated on audio: an utterance goes out once the connection has received
-``audio_gate_bytes`` of audio after it was queued (default 100 ms at 16 kHz), the
-way a real transcript only follows the audio it transcribes. Pass
-``audio_gate_bytes=0`` to deliver as soon as a connection is open.
+Listening mode (``DeepgramStandIn(listen=True)``): transcripts follow the audio the
+connection receives, the way Deepgram documents endpointing (``deepgram_listen.py``):
+speech is detected by its energy, and ``SpeechStarted``, interim and final ``Results``
+and ``UtteranceEnd`` come when the audio says so. The words are not recognised: each
+stretch of speech takes the next word group given to :meth:`DeepgramStandIn.expect_words`.
+
+Scripted mode (always on, ``deepgram_script.py``): ``queue_utterance(text)`` or
+``await standin.say(text)`` sends a whole utterance on the newest open connection once
+``audio_gate_bytes`` of audio (default 100 ms at 16 kHz) arrived after it was queued, the
+way a real transcript only follows the audio it transcribes (``audio_gate_bytes=0``
+delivers as soon as a connection is open).
 
 Parameters Deepgram refuses are refused at the handshake with HTTP 400 and a
 ``dg-error`` header (e.g. ``utterance_end_ms`` below 1000), so a test can check
@@ -28,22 +31,46 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 
 import aiohttp
 from aiohttp import web
 
 from ._util import DEFAULT_TIMEOUT, LoopbackServer, Notifier
-from .deepgram_wire import DeepgramConnection, Utterance, validate_params
+from .deepgram_listen import HeardGroup, Listener, ListenOptions
+from .deepgram_script import ScriptedTranscripts
+from .deepgram_wire import (
+    DeepgramConnection,
+    SentMessage,
+    Utterance,
+    validate_params,
+)
+from .speech.audio import SPEECH_THRESHOLD_DBFS
+from .speech.scenarios import WordGroup
 
-__all__ = ["DeepgramConnection", "DeepgramStandIn", "Utterance"]
+__all__ = ["DeepgramConnection", "DeepgramStandIn", "HeardGroup", "SentMessage", "Utterance"]
+
+ExpectedWords = tuple[str, float | None]  # (text, expected speech duration in seconds)
 
 
-class DeepgramStandIn:
+class DeepgramStandIn(ScriptedTranscripts):
     """Deepgram ``/v1/listen`` websocket on 127.0.0.1; use as ``async with DeepgramStandIn()``."""
 
-    def __init__(self, *, audio_gate_bytes: int = 3200, reject_invalid: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        audio_gate_bytes: int = 3200,
+        reject_invalid: bool = True,
+        listen: bool = False,
+        speech_threshold_dbfs: float = SPEECH_THRESHOLD_DBFS,
+    ) -> None:
         self.audio_gate_bytes = audio_gate_bytes
         self.reject_invalid = reject_invalid
+        self.listen = listen
+        self.speech_threshold_dbfs = speech_threshold_dbfs
+        self.expected: deque[ExpectedWords] = deque()  # listening mode: words not heard yet
         self.connections: list[DeepgramConnection] = []
         self.pending: list[Utterance] = []
         self.delivered: list[Utterance] = []
@@ -80,10 +107,6 @@ class DeepgramStandIn:
 
     # -- observation -----------------------------------------------------------------
 
-    @property
-    def open_connections(self) -> list[DeepgramConnection]:
-        return [c for c in self.connections if c.is_open]
-
     async def wait_for_connection(
         self, *, index: int = 0, timeout: float = DEFAULT_TIMEOUT
     ) -> DeepgramConnection:
@@ -105,113 +128,56 @@ class DeepgramStandIn:
 
         return await self._changed.wait_for(_get, timeout=timeout, what=f"{nbytes} audio bytes")
 
-    # -- scripting -----------------------------------------------------------------
+    async def wait_for_message(
+        self, predicate: Callable[[SentMessage], bool], *, since: float = float("-inf"),
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> SentMessage:
+        """The first message sent on any connection at or after ``since`` (monotonic
+        seconds) that satisfies ``predicate``, e.g. ``lambda m: m.speech_final``."""
 
-    def queue_utterance(
-        self, text: str, *, confidence: float = 0.98, interim: bool = True
-    ) -> Utterance:
-        """Queue a user utterance; it is delivered on the newest open connection."""
-        utt = Utterance(text=text, confidence=confidence, interim=interim)
-        utt.delivered = asyncio.get_running_loop().create_future()
-        self.pending.append(utt)
-        utt._queued_on = conn = self._target()
-        utt._queued_bytes = conn.audio_bytes if conn else 0
-        self._pump()
-        return utt
+        def _get() -> SentMessage | None:
+            for conn in self.connections:
+                for message in conn.timeline:
+                    if message.monotonic_s >= since and predicate(message):
+                        return message
+            return None
 
-    async def say(
-        self, text: str, *, confidence: float = 0.98, timeout: float = DEFAULT_TIMEOUT
-    ) -> DeepgramConnection:
-        """Queue ``text`` and wait until its final transcript has been sent."""
-        utt = self.queue_utterance(text, confidence=confidence)
-        assert utt.delivered is not None
-        try:
-            return await asyncio.wait_for(asyncio.shield(utt.delivered), timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"utterance {text!r} not delivered within {timeout}s "
-                f"(open connections: {len(self.open_connections)})"
-            ) from None
+        return await self._changed.wait_for(_get, timeout=timeout, what="a matching message")
 
-    def _target(self) -> DeepgramConnection | None:
-        open_conns = self.open_connections
-        return open_conns[-1] if open_conns else None
+    # -- listening -----------------------------------------------------------------
 
-    def _pump(self) -> None:
-        """Send every pending utterance whose connection and audio gate are ready."""
-        while self.pending:
-            conn = self._target()
-            utt = self.pending[0]
-            if conn is None:
-                return
-            # audio must have arrived after the utterance was queued (on a newer
-            # connection, counted from its start)
-            base = utt._queued_bytes if conn is utt._queued_on else 0
-            if conn.audio_bytes < base + self.audio_gate_bytes:
-                return
-            self.pending.pop(0)
-            self._send_utterance(conn, utt)
-
-    def _send_utterance(self, conn: DeepgramConnection, utt: Utterance) -> None:
-        words_text = utt.text.split()
-        end = max(conn.audio_seconds, 0.3 * len(words_text))
-        start = max(end - 0.3 * len(words_text), 0.0)
-        words = [
-            {
-                "word": w.strip(".,!?;:").lower(),
-                "punctuated_word": w,
-                "start": round(start + 0.3 * i, 3),
-                "end": round(start + 0.3 * (i + 1), 3),
-                "confidence": utt.confidence,
-            }
-            for i, w in enumerate(words_text)
-        ]
-        self._send(conn, {"type": "SpeechStarted", "channel": [0], "timestamp": round(start, 3)})
-        if utt.interim and conn.params.get("interim_results") == "true":
-            self._send(conn, self._results(conn, utt, words, start, end, final=False))
-        self._send(conn, self._results(conn, utt, words, start, end, final=True))
-        if "utterance_end_ms" in conn.params:
-            self._send(conn, {"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end})
-        utt.delivered_on = conn
-        self.delivered.append(utt)
-        if utt.delivered is not None and not utt.delivered.done():
-            utt.delivered.set_result(conn)
-
-    def _results(
+    def expect_words(
         self,
-        conn: DeepgramConnection,
-        utt: Utterance,
-        words: list[dict],
-        start: float,
-        end: float,
+        groups: Iterable[str | WordGroup],
         *,
-        final: bool,
-    ) -> dict:
-        return {
-            "type": "Results",
-            "channel_index": [0, 1],
-            "duration": round(end - start, 3),
-            "start": round(start, 3),
-            "is_final": final,
-            "speech_final": final,
-            "from_finalize": False,
-            "channel": {
-                "alternatives": [
-                    {"transcript": utt.text, "confidence": utt.confidence, "words": words}
-                ]
-            },
-            "metadata": {
-                "request_id": conn.request_id,
-                "model_info": {"name": conn.params.get("model", ""), "version": "standin"},
-                "model_uuid": "00000000-0000-0000-0000-000000000000",
-            },
-        }
+        connection: DeepgramConnection | None = None,
+    ) -> None:
+        """Listening mode: the words of the next stretches of speech, one group each.
 
-    def _send(self, conn: DeepgramConnection, msg: dict) -> None:
+        Shared by all connections (a reconnect continues the script), or only for
+        ``connection``, which then uses its own before the shared ones.
+        """
+        queue = self.expected if connection is None else connection.expected_words
+        for group in groups:
+            if isinstance(group, WordGroup):
+                queue.append((group.text, group.duration_s))
+            else:
+                queue.append((str(group), None))
+
+    def _next_words(self, conn: DeepgramConnection) -> ExpectedWords | None:
+        for queue in (conn.expected_words, self.expected):
+            if queue:
+                return queue.popleft()
+        return None
+
+    def _send(self, conn: DeepgramConnection, msg: dict, audio_s: float | None = None) -> None:
         assert conn._outbox is not None
         conn.sent.append(msg)
+        seconds = conn.audio_seconds if audio_s is None else audio_s
+        conn.timeline.append(SentMessage(msg, time.monotonic(), seconds))
         # send_str is a coroutine: the connection's writer task sends in order
         conn._outbox.put_nowait(json.dumps(msg))
+        self._changed.notify()
 
     # -- websocket handler ---------------------------------------------------------
 
@@ -231,7 +197,8 @@ class DeepgramStandIn:
             conn.rejected = "missing Authorization header"
             self._changed.notify()
             return web.Response(status=401, headers={**headers, "dg-error": conn.rejected})
-        if self.reject_invalid and (err := validate_params(params)):
+        err = validate_params(params)
+        if err and (self.reject_invalid or self.listen):  # listening needs valid options
             conn.rejected = err
             self._changed.notify()
             return web.Response(status=400, headers={**headers, "dg-error": err})
@@ -241,6 +208,12 @@ class DeepgramStandIn:
         await ws.prepare(request)
         outbox: asyncio.Queue[str | None] = asyncio.Queue()
         conn._ws, conn._outbox = ws, outbox
+        if self.listen:
+            conn.listener = Listener(
+                ListenOptions.from_params(params), next_words=lambda: self._next_words(conn),
+                request_id=conn.request_id, model=params.get("model", ""),
+                threshold_dbfs=self.speech_threshold_dbfs,
+            )
         writer = asyncio.create_task(self._writer(ws, outbox))
         self._changed.notify()
         self._pump()
@@ -249,10 +222,13 @@ class DeepgramStandIn:
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     conn.audio_bytes += len(msg.data)
                     conn.audio_frames += 1
+                    if conn.listener is not None:
+                        for message, audio_s in conn.listener.feed(msg.data):
+                            self._send(conn, message, audio_s)
                     self._pump()
                     self._changed.notify()
                 elif msg.type == aiohttp.WSMsgType.TEXT:
-                    self._on_control(conn, msg.data, outbox)
+                    self._on_control(conn, msg.data)
                     if conn.control_messages and conn.control_messages[-1] == "CloseStream":
                         break
         finally:
@@ -266,21 +242,25 @@ class DeepgramStandIn:
             self._pump()
         return ws
 
-    def _on_control(self, conn: DeepgramConnection, data: str, outbox: asyncio.Queue) -> None:
+    def _on_control(self, conn: DeepgramConnection, data: str) -> None:
         try:
             kind = json.loads(data).get("type", data)
         except (ValueError, AttributeError):
             kind = data
         conn.control_messages.append(str(kind))
+        if kind == "Finalize" and conn.listener is not None:
+            for message, audio_s in conn.listener.finalize():
+                self._send(conn, message, audio_s)
         if kind == "CloseStream":
+            for message, audio_s in conn.listener.close() if conn.listener else []:
+                self._send(conn, message, audio_s)
             meta = {
                 "type": "Metadata",
                 "request_id": conn.request_id,
                 "duration": round(conn.audio_seconds, 3),
                 "channels": conn.channels,
             }
-            conn.sent.append(meta)
-            outbox.put_nowait(json.dumps(meta))
+            self._send(conn, meta)
         self._changed.notify()
 
     @staticmethod

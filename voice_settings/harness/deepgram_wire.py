@@ -1,5 +1,6 @@
-"""Data shapes of the Deepgram stand-in: one connection, one scripted utterance, and
-the handshake checks Deepgram applies to the query string.
+"""Deepgram's wire format as the stand-in speaks it: the messages it sends, the records of
+one connection and one scripted utterance, and the handshake checks Deepgram applies to
+the query string.
 """
 
 from __future__ import annotations
@@ -7,11 +8,114 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-__all__ = ["DeepgramConnection", "Utterance", "validate_params"]
+if TYPE_CHECKING:
+    from .deepgram_listen import Listener
+
+__all__ = [
+    "DeepgramConnection",
+    "SentMessage",
+    "Utterance",
+    "results_message",
+    "speech_started_message",
+    "utterance_end_message",
+    "validate_params",
+    "word_entries",
+]
+
+
+def word_entries(text: str, start_s: float, end_s: float, confidence: float) -> list[dict]:
+    """Deepgram ``words`` for ``text``, spread evenly over ``start_s``..``end_s``."""
+    words = text.split()
+    step = (end_s - start_s) / max(len(words), 1)
+    return [
+        {
+            "word": w.strip(".,!?;:").lower(),
+            "punctuated_word": w,
+            "start": round(start_s + step * i, 3),
+            "end": round(start_s + step * (i + 1), 3),
+            "confidence": confidence,
+        }
+        for i, w in enumerate(words)
+    ]
+
+
+def results_message(
+    *,
+    request_id: str,
+    model: str,
+    transcript: str,
+    words: list[dict],
+    start_s: float,
+    end_s: float,
+    is_final: bool,
+    speech_final: bool,
+    from_finalize: bool = False,
+    confidence: float = 0.98,
+) -> dict:
+    return {
+        "type": "Results",
+        "channel_index": [0, 1],
+        "duration": round(end_s - start_s, 3),
+        "start": round(start_s, 3),
+        "is_final": is_final,
+        "speech_final": speech_final,
+        "from_finalize": from_finalize,
+        "channel": {
+            "alternatives": [
+                {"transcript": transcript, "confidence": confidence, "words": words}
+            ]
+        },
+        "metadata": {
+            "request_id": request_id,
+            "model_info": {"name": model, "version": "standin"},
+            "model_uuid": "00000000-0000-0000-0000-000000000000",
+        },
+    }
+
+
+def speech_started_message(timestamp_s: float) -> dict:
+    return {"type": "SpeechStarted", "channel": [0], "timestamp": round(timestamp_s, 3)}
+
+
+def utterance_end_message(last_word_end_s: float) -> dict:
+    return {"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": round(last_word_end_s, 3)}
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message the stand-in sent, and when: ``time.monotonic()`` and the audio clock.
+
+    ``audio_s`` is the connection's audio time at sending: seconds of audio received (in
+    listening mode, the end of the 10 ms frame that triggered the message).
+    """
+
+    message: dict
+    monotonic_s: float
+    audio_s: float
+
+    @property
+    def type(self) -> str:
+        return self.message.get("type", "")
+
+    @property
+    def is_final(self) -> bool:
+        return bool(self.message.get("is_final"))
+
+    @property
+    def speech_final(self) -> bool:
+        return bool(self.message.get("speech_final"))
+
+    @property
+    def transcript(self) -> str:
+        if self.type != "Results":
+            return ""
+        return self.message["channel"]["alternatives"][0]["transcript"]
 
 
 @dataclass
@@ -43,6 +147,10 @@ class DeepgramConnection:
     audio_frames: int = 0
     control_messages: list[str] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
+    timeline: list[SentMessage] = field(default_factory=list)  # `sent`, with times
+    listener: Listener | None = field(default=None, repr=False)  # listening mode only
+    # listening mode: (text, duration_s) for this connection only, before the shared ones
+    expected_words: deque[tuple[str, float | None]] = field(default_factory=deque, repr=False)
     opened_at: float = field(default_factory=time.monotonic)
     closed: bool = False
     close_code: int | None = None
@@ -69,6 +177,15 @@ class DeepgramConnection:
         """How many ``KeepAlive`` / ``Finalize`` / ``CloseStream`` messages arrived."""
         return self.control_messages.count(control_type)
 
+    def of_type(self, message_type: str) -> list[SentMessage]:
+        """Sent ``SpeechStarted`` / ``Results`` / ``UtteranceEnd`` / ``Metadata`` messages."""
+        return [m for m in self.timeline if m.type == message_type]
+
+    @property
+    def finals(self) -> list[SentMessage]:
+        """``Results`` with ``is_final`` true (with or without ``speech_final``)."""
+        return [m for m in self.of_type("Results") if m.is_final]
+
 
 def validate_params(params: dict[str, str]) -> str | None:
     """Return Deepgram's refusal text for parameters it rejects, or None when accepted."""
@@ -81,6 +198,10 @@ def validate_params(params: dict[str, str]) -> str | None:
     ep = params.get("endpointing")
     if ep is not None and ep != "false" and not ep.isdigit():
         return "endpointing must be false or a non-negative integer (milliseconds)"
+    for name, low, high in (("sample_rate", 8000, 192000), ("channels", 1, 8)):
+        value = params.get(name)
+        if value is not None and not (value.isdigit() and low <= int(value) <= high):
+            return f"{name} must be an integer from {low} to {high}"
     if params.get("encoding") not in (None, "linear16", "mulaw", "alaw", "opus", "flac"):
         return f"unsupported encoding {params.get('encoding')!r}"
     return None

@@ -13,7 +13,8 @@ microphone track that is REAL audio plumbing: an ``rtc.AudioSource`` and
 server) are surfaced to the agent as the ``RemoteAudioTrack`` of a
 ``track_subscribed`` event. RoomIO opens a real ``rtc.AudioStream`` on it, so the
 agent's VAD and STT (e.g. the Deepgram stand-in) receive a continuous real-time
-audio stream: silence by default, or PCM handed to :meth:`FakeRoom.play_audio`.
+audio stream: silence by default, or audio handed to :meth:`FakeRoom.play` (any rate,
+e.g. a 16 kHz scenario) or :meth:`FakeRoom.play_audio` (48 kHz PCM).
 
 The agent side is :class:`~voice_settings.harness.local_participant.RecordingLocalParticipant`.
 
@@ -33,14 +34,16 @@ import asyncio
 import time
 import uuid
 
+import numpy as np
 from livekit import rtc
 from livekit.rtc._ffi_client import INVALID_HANDLE, FfiHandle
 from livekit.rtc._proto import handle_pb2, participant_pb2, room_pb2, track_pb2
 
 from .local_participant import RecordingLocalParticipant
-from .user_audio import USER_SAMPLE_RATE, UserAudio
+from .speech.audio import SAMPLE_RATE
+from .user_audio import USER_SAMPLE_RATE, Playback, UserAudio
 
-__all__ = ["FakeRoom", "UserAudio"]
+__all__ = ["FakeRoom", "Playback", "UserAudio"]
 
 STANDARD = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
 
@@ -209,9 +212,13 @@ class FakeRoom(rtc.Room):
 
     def play_audio(self, identity: str, pcm: bytes) -> asyncio.Future[None]:
         """Queue 48 kHz s16 mono PCM on ``identity``'s mic; resolves once captured."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.user_audio[identity].queue.put_nowait((pcm, done))
-        return done
+        return self.user_audio[identity].enqueue(pcm).done
+
+    def play(self, identity: str, samples: np.ndarray | bytes, *,
+             sample_rate: int = SAMPLE_RATE) -> Playback:
+        """Queue int16 mono audio (e.g. ``scenario.samples``, 16 kHz) on ``identity``'s mic;
+        it plays in real time after what is queued. ``await`` the result to wait for it."""
+        return self.user_audio[identity].enqueue(samples, sample_rate=sample_rate)
 
     def set_metadata(self, identity: str, metadata: str) -> None:
         """The server reports new metadata for ``identity`` (participant_metadata_changed)."""
