@@ -85,20 +85,25 @@ def _profile_layers(store: ProfileStore | None, participant: ParsedMetadata,
     candidates += [(parsed.values.get("profile"), "profile" in parsed.rejected_fields, source)
                    for parsed, source in ((participant, Source.PARTICIPANT),
                                           (dispatch, Source.DISPATCH))]
+    chosen = None
     for name, refused, source in candidates:
-        if name is not None and store is not None and name in store:
-            return [*layers, Layer(Source.PROFILE, _named(store, name), name)]
-        if name is not None:
+        if name is not None and (store is None or name not in store):
             choices = ", ".join(store.names()) if store else "none are configured"
             errors.append(SettingsError(
                 "profile", name, f"unknown profile {shown(name)}; ignored. Allowed: {choices}.",
                 source))
             refused = True
+        if chosen is not None:
+            continue  # a higher source chose; a lower one's unknown name is still reported
+        if name is not None and not refused:
+            chosen = name
         # Only the participant's refusal keeps: dispatch metadata is fixed for the job.
         keep = previous.settings.profile if previous is not None else None
         if refused and source is Source.PARTICIPANT and keep and store \
                 and previous.sources["profile"] is Source.PROFILE and keep in store:
-            return [*layers, Layer(Source.PROFILE, _named(store, keep), keep)]
+            chosen = keep
+    if chosen is not None:
+        layers.append(Layer(Source.PROFILE, _named(store, chosen), chosen))
     return layers
 
 

@@ -19,7 +19,7 @@ async def test_a_played_question_reaches_the_llm_through_the_real_pipeline() -> 
     scenario = make_scenario("question")
     [question] = scenario.words
     async with OfflineStack(deepgram=DeepgramStandIn(listen=True)) as stack:
-        stack.start(agent.entrypoint)
+        stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
         await stack.room.join("alice", metadata='{"endpointingMs": 300}')
         conn = await stack.deepgram.wait_for_connection(timeout=T)
         stack.deepgram.expect_words(scenario.words)
