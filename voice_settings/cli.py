@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import allowed
+from .lab import cli as lab_cli
 from .model import FIELDS, PROFILE_FIELDS
 from .parsing import parse_assignment
 from .profiles import (
@@ -220,11 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a setting; VALUE is JSON when it parses, else text (repeatable)")
     new.add_argument("--description", help="one line saying who the profile is for")
     new.add_argument("--force", action="store_true", help="replace an existing profile")
+    lab = commands.add_parser(
+        "lab", help="measure what timing settings do to a conversation, offline",
+        description=lab_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lab_cli.add_arguments(lab)
     return parser
 
 
 COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_schema,
-            "profiles": cmd_profiles}
+            "profiles": cmd_profiles, "lab": lab_cli.cmd_lab}
 
 
 def main(argv: list[str] | None = None) -> int:

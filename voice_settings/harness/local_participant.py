@@ -141,9 +141,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
 
         async def _read() -> None:
             async for ev in stream:
-                rec.frames += 1
-                rec.samples += ev.frame.samples_per_channel
-                rec.pcm.extend(ev.frame.data.tobytes())
+                rec.add(ev.frame.data.tobytes(), ev.frame.samples_per_channel, time.monotonic())
 
         self._audio_tasks[sid] = asyncio.create_task(_read(), name=f"record-agent-audio-{sid}")
 

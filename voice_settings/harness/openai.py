@@ -26,6 +26,7 @@ with nothing scripted, ``default_reply(request)`` answers (by default
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -59,12 +60,18 @@ class OpenAIStandIn:
         default_reply: Callable[[ChatRequest], str] | None = None,
         ms_per_char: float = 3.0,
         max_audio_s: float = 1.0,
+        llm_latency_s: float = 0.0,
+        tts_latency_s: float = 0.0,
     ) -> None:
         self.default_reply = default_reply or (
             lambda req: f"You said: {req.last_user_text}" if req.last_user_text else "Hello!"
         )
         self.ms_per_char = ms_per_char
         self.max_audio_s = max_audio_s
+        self.llm_latency_s = llm_latency_s
+        """Seconds before the first streamed token (a model's time to first token)."""
+        self.tts_latency_s = tts_latency_s
+        """Seconds before the first audio byte (a speech model's time to first byte)."""
         self.requests: list[RecordedRequest] = []
         self.chat_requests: list[ChatRequest] = []
         self.speech_requests: list[SpeechRequest] = []
@@ -209,6 +216,7 @@ class OpenAIStandIn:
             headers={"Content-Type": "text/event-stream", **request_id_header()}
         )
         await resp.prepare(request)
+        await asyncio.sleep(self.llm_latency_s)
         for chunk in stream_chunks(req, reply):
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await resp.write(b"data: [DONE]\n\n")
@@ -224,6 +232,7 @@ class OpenAIStandIn:
         ctype = "text/event-stream" if sse else "audio/pcm"
         resp = web.StreamResponse(headers={"Content-Type": ctype, **request_id_header()})
         await resp.prepare(request)
+        await asyncio.sleep(self.tts_latency_s)
         step = TTS_SAMPLE_RATE * 2 // 10  # 100 ms per chunk
         for i in range(0, len(pcm), step):
             part = pcm[i : i + step]

@@ -49,6 +49,8 @@ class ChatRequest:
     """One ``POST /chat/completions`` body, with shortcuts into it."""
 
     body: dict
+    received_at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when the request arrived."""
 
     @property
     def model(self) -> str:
@@ -88,6 +90,8 @@ class ChatRequest:
 class SpeechRequest:
     body: dict
     audio_bytes: int = 0
+    received_at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when the request arrived."""
 
     @property
     def input(self) -> str:

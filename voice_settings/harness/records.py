@@ -48,6 +48,9 @@ class RecordedStream:
         self.close_attributes = dict(attributes or {})
 
 
+ONSET_SILENCE_S = 0.3
+
+
 @dataclass
 class AudioRecording:
     """Audio the agent played on one of its published tracks."""
@@ -57,6 +60,20 @@ class AudioRecording:
     frames: int = 0
     samples: int = 0
     pcm: bytearray = field(default_factory=bytearray)
+    onsets: list[float] = field(default_factory=list)
+    """``time.monotonic()`` of each frame that starts a stretch of voiced audio (after at least
+    ``ONSET_SILENCE_S`` of silence): when the agent started to be heard."""
+    _silent_s: float = field(default=float("inf"), repr=False)
+
+    def add(self, pcm: bytes, samples: int, at: float) -> None:
+        """One frame read from the track at monotonic time ``at``."""
+        self.frames += 1
+        self.samples += samples
+        self.pcm.extend(pcm)
+        voiced = bool(np.any(np.abs(np.frombuffer(pcm, dtype=np.int16).astype(np.int32)) > 64))
+        if voiced and self._silent_s >= ONSET_SILENCE_S:
+            self.onsets.append(at)
+        self._silent_s = 0.0 if voiced else self._silent_s + samples / self.sample_rate
 
     @property
     def duration(self) -> float:
