@@ -6,7 +6,10 @@ AgentSession from them. While the call runs, every metadata change is logged; on
 changes are applied, through `Agent.update_instructions`; timing changes wait for the next
 session, because changing Deepgram's endpointing mid-stream loses the utterance in flight.
 
-    python agent.py download-files | console | dev | start
+    python -m livekit.agents download-files      # the multilingual turn-detector model
+    lk agent console agent.py                     # talk to it (or: python agent.py console)
+    lk agent dev agent.py                         # a development worker
+    python -m livekit.agents start agent.py       # production
 """
 
 from __future__ import annotations
