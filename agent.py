@@ -51,6 +51,7 @@ from voice_settings.runtime.session_options import (
     openai_tts_options,
 )
 from voice_settings.runtime.turn_detector import load_turn_detector
+from voice_settings.runtime.turn_timing import TurnTiming
 
 load_dotenv(".env.local")
 logger = logging.getLogger("settings-agent")
@@ -94,6 +95,9 @@ async def entrypoint(ctx: JobContext) -> None:
 
     agent = SettingsAgent(call)
     session = build_session(call.current.settings, config, vad=ctx.proc.userdata["vad"])
+    timing = TurnTiming(identity, publish=ctx.room.local_participant.set_attributes)
+    timing.follow(session)  # every turn: a log line and the voice.timing attribute
+    ctx.add_shutdown_callback(timing.aclose)
     started = await run_while_present(ctx.room, identity, session.start(
         agent=agent, room=ctx.room,
         room_options=room_io.RoomOptions(participant_identity=identity)))

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from voice_settings.runtime import attributes
+from voice_settings.runtime.turn_timing import TIMING
 from voice_settings.schema import reference_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,5 +34,5 @@ def test_settings_reference_table_matches_the_model():
 
 
 def test_agent_attributes_are_documented():
-    for name in (attributes.SETTINGS, attributes.PENDING, attributes.ERRORS):
+    for name in (attributes.SETTINGS, attributes.PENDING, attributes.ERRORS, TIMING):
         assert f"`{name}`" in README

@@ -7,4 +7,5 @@
 - `attributes`: the JSON the app reads from the agent's participant attributes.
 - `session_options`: settings onto Deepgram, OpenAI and the AgentSession's turn handling.
 - `turn_detector`: which end-of-turn model this machine can run.
+- `turn_timing`: what each turn took, from the framework's measurements; `voice.timing`.
 """
