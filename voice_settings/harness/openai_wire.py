@@ -42,6 +42,8 @@ class RecordedRequest:
     path: str
     body: Any
     authorization_present: bool
+    received_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request reached the handler, before its body was read."""
 
 
 @dataclass
@@ -49,6 +51,8 @@ class ChatRequest:
     """One ``POST /chat/completions`` body, with shortcuts into it."""
 
     body: dict
+    received_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request arrived."""
 
     @property
     def model(self) -> str:
@@ -88,6 +92,8 @@ class ChatRequest:
 class SpeechRequest:
     body: dict
     audio_bytes: int = 0
+    received_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request arrived."""
 
     @property
     def input(self) -> str:
