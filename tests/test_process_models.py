@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import warnings
 
 import agent
@@ -71,3 +72,18 @@ async def test_model_turn_detection_uses_the_process_detector_and_vad_does_not()
 
     async with running_agent(json.dumps({"turnDetection": "vad"})) as stack:
         assert stack.ctx.primary_session.turn_detection == "vad"
+
+
+async def test_models_built_where_there_is_no_event_loop_serve_the_session():
+    # A job process runs the setup function before it creates its event loop.
+    def setup_without_a_loop(proc) -> None:
+        thread = threading.Thread(target=agent.server.setup_fnc, args=(proc,))
+        thread.start()
+        thread.join()
+
+    async with OfflineStack() as stack:
+        stack.start(agent.entrypoint, setup=setup_without_a_loop)
+        await stack.room.join("alice", metadata=json.dumps({"greeting": "Hi there."}))
+
+        assert (await stack.openai.wait_for_speech_request()).input == "Hi there."
+        assert (await user_turn(stack, "hello")).last_user_text == "hello"
