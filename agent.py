@@ -29,7 +29,7 @@ from livekit.agents import (
     function_tool,
     room_io,
 )
-from livekit.plugins import deepgram, openai, silero
+from livekit.plugins import deepgram, openai
 
 # The plugin calls itself deprecated in favour of the bundled detector, which is our fallback;
 # it still provides the multilingual model, and importing it registers it for download-files.
@@ -42,6 +42,7 @@ from voice_settings import VoiceSettings
 from voice_settings.runtime.call_settings import CallSettings
 from voice_settings.runtime.caller import caller_identity, run_while_present, wait_for_caller
 from voice_settings.runtime.config import AgentConfig
+from voice_settings.runtime.process_models import ProcessModels
 from voice_settings.runtime.profile_watch import ProfileWatch, fresh_profiles
 from voice_settings.runtime.publisher import SettingsPublisher
 from voice_settings.runtime.session_options import (
@@ -50,7 +51,6 @@ from voice_settings.runtime.session_options import (
     openai_llm_options,
     openai_tts_options,
 )
-from voice_settings.runtime.turn_detector import load_turn_detector
 from voice_settings.runtime.turn_timing import TurnTiming
 
 load_dotenv(".env.local")
@@ -58,13 +58,14 @@ logger = logging.getLogger("settings-agent")
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Once per process: the configuration, the VAD model, and the operator's profiles."""
+    """Once per process, before its one job: the configuration, the operator's profiles, and
+    what no caller's settings change (VAD, end-of-turn model, the OpenAI client)."""
     config = AgentConfig.from_env()
     for problem in config.problems:
         logger.error(problem)
     proc.userdata["config"] = config
-    proc.userdata["vad"] = silero.VAD.load()
     proc.userdata["profiles"] = config.load_profiles()
+    proc.userdata["models"] = ProcessModels.load()
 
 
 server = AgentServer(setup_fnc=prewarm)
@@ -74,6 +75,9 @@ server = AgentServer(setup_fnc=prewarm)
 async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
     profiles = fresh_profiles(ctx.proc.userdata["profiles"])  # edits since the process started
+    models: ProcessModels = ctx.proc.userdata["models"]
+    ctx.add_shutdown_callback(models.aclose)  # the process ends with its one job
+    models.connect_openai()  # while the caller is on the way
 
     participant = await wait_for_caller(
         ctx, identity=caller_identity(ctx.job.metadata), timeout=config.participant_wait_timeout)
@@ -94,7 +98,7 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(profile_watch.aclose)
 
     agent = SettingsAgent(call)
-    session = build_session(call.current.settings, config, vad=ctx.proc.userdata["vad"])
+    session = build_session(call.current.settings, config, models)
     timing = TurnTiming(identity, publish=ctx.room.local_participant.set_attributes)
     timing.follow(session)  # every turn: a log line and the voice.timing attribute
     ctx.add_shutdown_callback(timing.aclose)
@@ -113,15 +117,16 @@ async def entrypoint(ctx: JobContext) -> None:
         session.say(call.current.settings.greeting)
 
 
-def build_session(settings: VoiceSettings, config: AgentConfig, *,
-                  vad: silero.VAD) -> AgentSession:
-    """Deepgram STT, OpenAI LLM and TTS, and turn handling, all from the caller's settings."""
-    turn_detector, _ = load_turn_detector()
+def build_session(settings: VoiceSettings, config: AgentConfig,
+                  models: ProcessModels) -> AgentSession:
+    """Deepgram STT, OpenAI LLM and TTS, and turn handling, all from the caller's settings,
+    on the process's models."""
+    turn_detector, _ = models.turn_detector.for_session()
     return AgentSession(
         stt=deepgram.STT(**deepgram_stt_options(settings), **config.deepgram_endpoint()),
-        llm=openai.LLM(**openai_llm_options(settings)),
-        tts=openai.TTS(**openai_tts_options(settings)),
-        vad=vad,
+        llm=openai.LLM(**openai_llm_options(settings), **models.openai_options()),
+        tts=openai.TTS(**openai_tts_options(settings), **models.openai_options()),
+        vad=models.vad,
         **agent_session_options(settings, turn_detector=turn_detector),
     )
 

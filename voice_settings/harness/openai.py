@@ -15,7 +15,8 @@ Point ``livekit.plugins.openai.LLM(base_url=...)`` and
   ``stream_format: "sse"`` (the plugin does for ``gpt-4o-mini-tts``).
 
 Every request is recorded (:class:`ChatRequest`, :class:`SpeechRequest`, and all of
-them in ``.requests``) with conveniences such as ``ChatRequest.system`` (the system
+them in ``.requests``), with its arrival time (``received_at``, ``time.monotonic()``) and
+conveniences such as ``ChatRequest.system`` (the system
 message text the agent sent) and ``ChatRequest.user_texts``.
 
 Replies are scripted with :meth:`OpenAIStandIn.script_reply` and
@@ -30,6 +31,7 @@ import asyncio
 import base64
 import json
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -145,7 +147,8 @@ class OpenAIStandIn:
 
     # -- handlers ------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> Any:
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        received_at = time.monotonic()
         body: Any = None
         if request.can_read_body:
             raw = await request.read()
@@ -153,15 +156,15 @@ class OpenAIStandIn:
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode(errors="replace")
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                body=body,
-                authorization_present=bool(request.headers.get("Authorization")),
-            )
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            body=body,
+            authorization_present=bool(request.headers.get("Authorization")),
+            received_at=received_at,
         )
-        return body
+        self.requests.append(recorded)
+        return recorded
 
     async def _root(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -195,8 +198,9 @@ class OpenAIStandIn:
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body = await self._record(request) or {}
-        req = ChatRequest(body=body)
+        recorded = await self._record(request)
+        body = recorded.body or {}
+        req = ChatRequest(body=body, received_at=recorded.received_at)
         self.chat_requests.append(req)
         self._changed.notify()
         reply: Reply | tuple[int, str] = (
@@ -224,8 +228,9 @@ class OpenAIStandIn:
         return resp
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
-        body = await self._record(request) or {}
-        rec = SpeechRequest(body=body)
+        recorded = await self._record(request)
+        body = recorded.body or {}
+        rec = SpeechRequest(body=body, received_at=recorded.received_at)
         self.speech_requests.append(rec)
         pcm = self._tone(len(rec.input))
         sse = body.get("stream_format") == "sse"

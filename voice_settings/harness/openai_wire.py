@@ -42,6 +42,8 @@ class RecordedRequest:
     path: str
     body: Any
     authorization_present: bool
+    received_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request reached the handler, before its body was read."""
 
 
 @dataclass

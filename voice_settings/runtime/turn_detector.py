@@ -1,9 +1,15 @@
-"""Which end-of-turn model this machine can run.
+"""Which end-of-turn model this process runs, decided once, before any caller.
 
 The multilingual turn-detector model is used when its files were downloaded
 (`python agent.py download-files`). Otherwise the agent falls back to the `v1-mini` detector
 bundled with livekit-agents, which runs fully offline, with one clear warning per process.
 Missing model files never crash a job.
+
+Neither detector carries a caller's settings, so `ProcessTurnDetector` is made by the setup
+function: looking for the model files imports huggingface_hub's download code (about 0.2 s,
+the first time in a process), and the bundled detector's weights load on its first use.
+The multilingual model is a client of the job's inference executor, which only exists inside
+a job, so that object is made per job, by `for_session()`; the cost was the lookup.
 """
 
 from __future__ import annotations
@@ -31,23 +37,46 @@ def multilingual_model_downloaded() -> bool:
     return isinstance(path, str)
 
 
-def load_turn_detector() -> tuple[Any, str]:
-    """(detector, its name). Call inside a job: the multilingual model is a client of the
-    worker's inference process, which loads the weights once per worker."""
-    reason = "its files were never downloaded"
-    if multilingual_model_downloaded():
-        try:
-            from livekit.plugins.turn_detector.multilingual import MultilingualModel
+class ProcessTurnDetector:
+    """The end-of-turn model of this process; make it in the setup function."""
 
-            return MultilingualModel(), MULTILINGUAL
-        except Exception as exc:  # a damaged download must not end the call either
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    _warn_once(reason)
+    def __init__(self) -> None:
+        self.name = MULTILINGUAL if multilingual_model_downloaded() else BUNDLED
+        self._bundled: Any = None
+        if self.name == BUNDLED:
+            _warn_once("its files were never downloaded")
+            self._bundled = _bundled_detector()
+
+    def for_session(self) -> tuple[Any, str]:
+        """(detector, its name) for the job's session. Call inside the job."""
+        if self.name == MULTILINGUAL:
+            try:
+                from livekit.plugins.turn_detector.multilingual import MultilingualModel
+
+                return MultilingualModel(), MULTILINGUAL
+            except Exception as exc:  # a damaged download must not end the call either
+                _warn_once(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if self._bundled is None:
+            self._bundled = _bundled_detector()
+        return self._bundled, BUNDLED
+
+
+def _bundled_detector() -> Any:
     from livekit.agents.inference import TurnDetector
 
+    try:
+        # The weights load on the first EOT(), at session start, on the event loop (0.2-0.6 s).
+        # A worker's forkserver loads them once for all its job processes; under `spawn` each
+        # process loads its own, here instead. Idempotent.
+        from livekit.local_inference import init_eot
+
+        init_eot()
+    except Exception:  # the detector's first use reports the problem properly
+        logger.debug("could not load the %s weights ahead of the session", BUNDLED,
+                     exc_info=True)
     # An explicit version: left unset, dev mode picks the cloud "v1" model, which needs a
     # LiveKit Cloud connection.
-    return TurnDetector(version=BUNDLED), BUNDLED
+    return TurnDetector(version=BUNDLED)
 
 
 def _warn_once(reason: str) -> None:
