@@ -31,14 +31,14 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import numpy as np
 from livekit import rtc
 from livekit.rtc._ffi_client import INVALID_HANDLE, FfiHandle
-from livekit.rtc._proto import handle_pb2, participant_pb2, room_pb2, track_pb2
+from livekit.rtc._proto import room_pb2
 
+from . import room_events as events
 from .local_participant import RecordingLocalParticipant
 from .speech.audio import SAMPLE_RATE
 from .user_audio import USER_SAMPLE_RATE, Playback, UserAudio
@@ -136,27 +136,9 @@ class FakeRoom(rtc.Room):
         publish_audio: bool = True,
     ) -> rtc.RemoteParticipant:
         """A remote participant connects, becomes ACTIVE and (optionally) publishes a mic."""
-        info = participant_pb2.ParticipantInfo(
-            sid=f"PA_{uuid.uuid4().hex[:12]}",
-            identity=identity,
-            name=name,
-            metadata=metadata,
-            attributes=attributes or {},
-            kind=kind,
-            state=participant_pb2.ParticipantState.PARTICIPANT_STATE_JOINED,
-            joined_at=int(time.time() * 1000),
-        )
-        owned = participant_pb2.OwnedParticipant(
-            handle=handle_pb2.FfiOwnedHandle(id=INVALID_HANDLE), info=info
-        )
-        self._dispatch(
-            room_pb2.RoomEvent(participant_connected=room_pb2.ParticipantConnected(info=owned))
-        )
-        self._dispatch(
-            room_pb2.RoomEvent(
-                participant_active=room_pb2.ParticipantActive(participant_identity=identity)
-            )
-        )
+        self._dispatch(events.participant_connected(
+            identity, name=name, metadata=metadata, attributes=attributes or {}, kind=kind))
+        self._dispatch(events.participant_active(identity))
         if publish_audio:
             self._publish_microphone(identity)
         await asyncio.sleep(0)
@@ -167,46 +149,13 @@ class FakeRoom(rtc.Room):
         source = rtc.AudioSource(USER_SAMPLE_RATE, 1, queue_size_ms=50)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
         audio = UserAudio(track_sid=sid, source=source, track=track)
-        pub_info = track_pb2.TrackPublicationInfo(
-            sid=sid,
-            name="microphone",
-            kind=track_pb2.TrackKind.KIND_AUDIO,
-            source=track_pb2.TrackSource.SOURCE_MICROPHONE,
-            mime_type="audio/opus",
-            remote=True,
-        )
-        self._dispatch(
-            room_pb2.RoomEvent(
-                track_published=room_pb2.TrackPublished(
-                    participant_identity=identity,
-                    publication=track_pb2.OwnedTrackPublication(
-                        handle=handle_pb2.FfiOwnedHandle(id=INVALID_HANDLE), info=pub_info
-                    ),
-                )
-            )
-        )
+        self._dispatch(events.microphone_published(identity, sid))
         # The subscribed RemoteAudioTrack wraps the native handle of our local track,
         # so AudioStream.from_track() reads what the source captures. It takes over
         # the handle: the local wrapper must not drop it a second time.
-        track_info = track_pb2.TrackInfo(
-            sid=sid,
-            name="microphone",
-            kind=track_pb2.TrackKind.KIND_AUDIO,
-            stream_state=track_pb2.StreamState.STATE_ACTIVE,
-            remote=True,
-        )
         handle_id = track._ffi_handle.handle
         track._ffi_handle.mark_consumed()
-        self._dispatch(
-            room_pb2.RoomEvent(
-                track_subscribed=room_pb2.TrackSubscribed(
-                    participant_identity=identity,
-                    track=track_pb2.OwnedTrack(
-                        handle=handle_pb2.FfiOwnedHandle(id=handle_id), info=track_info
-                    ),
-                )
-            )
-        )
+        self._dispatch(events.microphone_subscribed(identity, sid, handle_id))
         audio.task = asyncio.create_task(audio._feed(), name=f"user-audio-{identity}")
         self.user_audio[identity] = audio
 
@@ -241,28 +190,10 @@ class FakeRoom(rtc.Room):
         """``identity`` unpublishes its mic and disconnects (participant_disconnected)."""
         audio = self.user_audio.get(identity)
         if audio is not None:
-            self._dispatch(
-                room_pb2.RoomEvent(
-                    track_unsubscribed=room_pb2.TrackUnsubscribed(
-                        participant_identity=identity, track_sid=audio.track_sid
-                    )
-                )
-            )
-            self._dispatch(
-                room_pb2.RoomEvent(
-                    track_unpublished=room_pb2.TrackUnpublished(
-                        participant_identity=identity, publication_sid=audio.track_sid
-                    )
-                )
-            )
+            self._dispatch(events.track_unsubscribed(identity, audio.track_sid))
+            self._dispatch(events.track_unpublished(identity, audio.track_sid))
             await self._stop_audio(identity)
-        self._dispatch(
-            room_pb2.RoomEvent(
-                participant_disconnected=room_pb2.ParticipantDisconnected(
-                    participant_identity=identity, disconnect_reason=reason
-                )
-            )
-        )
+        self._dispatch(events.participant_disconnected(identity, reason))
         await asyncio.sleep(0)
 
     async def _stop_audio(self, identity: str) -> None:
@@ -282,25 +213,13 @@ class FakeRoom(rtc.Room):
         if identity == self._agent_identity and not self.echo_local_updates:
             self.local_participant._info.metadata = metadata
             return
-        self._dispatch(
-            room_pb2.RoomEvent(
-                participant_metadata_changed=room_pb2.ParticipantMetadataChanged(
-                    participant_identity=identity, metadata=metadata
-                )
-            )
-        )
+        self._dispatch(events.metadata_changed(identity, metadata))
 
     def _emit_name(self, identity: str, name: str) -> None:
         if identity == self._agent_identity and not self.echo_local_updates:
             self.local_participant._info.name = name
             return
-        self._dispatch(
-            room_pb2.RoomEvent(
-                participant_name_changed=room_pb2.ParticipantNameChanged(
-                    participant_identity=identity, name=name
-                )
-            )
-        )
+        self._dispatch(events.name_changed(identity, name))
 
     def _emit_attributes(
         self, identity: str, attributes: dict[str, str], changed: dict[str, str]
@@ -309,14 +228,4 @@ class FakeRoom(rtc.Room):
             self.local_participant._info.attributes.clear()
             self.local_participant._info.attributes.update(attributes)
             return
-        entries = [room_pb2.AttributesEntry(key=k, value=v) for k, v in attributes.items()]
-        changed_entries = [room_pb2.AttributesEntry(key=k, value=v) for k, v in changed.items()]
-        self._dispatch(
-            room_pb2.RoomEvent(
-                participant_attributes_changed=room_pb2.ParticipantAttributesChanged(
-                    participant_identity=identity,
-                    attributes=entries,
-                    changed_attributes=changed_entries,
-                )
-            )
-        )
+        self._dispatch(events.attributes_changed(identity, attributes, changed))
