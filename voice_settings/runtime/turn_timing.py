@@ -111,7 +111,8 @@ def timing_json(turns: int, last: Mapping[str, Any], p50: Mapping[str, Any]) -> 
 
 
 def _log_fields(figures: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in _whole_ms(figures).items()) or "no figures"
+    return (" ".join(f"{k}={v}" for k, v in _whole_ms(figures).items())
+            or "unanswered, nothing measured (the call ended or the turn was cut off)")
 
 
 class TurnTiming:
