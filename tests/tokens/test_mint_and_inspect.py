@@ -222,7 +222,8 @@ def test_dev_uses_the_local_dev_server_pair(monkeypatch: pytest.MonkeyPatch) -> 
                 "--dev", "--attribute"]),
     (["serve"], ["--host", "--port", "--allow-agent", "TOKEN_SERVER_SECRET",
                  "TOKEN_SERVER_ALLOWED_AGENTS", "/api/connection-details", "--cors-origin"]),
-    (["update"], ["--room", "--identity", "--set", "--replace", "--unset", "--instructions"]),
+    (["update"], ["--room", "--identity", "--set", "--replace", "--unset", "--instructions",
+                  "--timeout"]),
     (["inspect"], ["TOKEN", "--json", "--dev"]),
 ])
 def test_help_is_complete(command: list[str], flags: list[str]) -> None:

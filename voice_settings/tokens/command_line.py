@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import re
 import textwrap
 
@@ -11,6 +12,7 @@ from ..model import LIVE_FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS
 from . import commands
 from . import server as token_server
 from .credentials import CREDENTIALS_HELP, DEV_HELP
+from .participant_update import DEFAULT_TIMEOUT_S
 
 DEFAULT_VALID_FOR = "15m"
 DEFAULT_PORT = 8081
@@ -20,6 +22,16 @@ def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0, e.g. 2.5")
+    return seconds
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -109,6 +121,9 @@ def add_update_args(parser: argparse.ArgumentParser) -> None:
                         help="remove this key (any spelling of the field) from the metadata")
     parser.add_argument("--replace", action="store_true",
                         help="replace the metadata instead of merging with the current one")
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
+                        metavar="SECONDS", help="give up after this long for the whole update "
+                        f"(default {DEFAULT_TIMEOUT_S:g}); the change may then have been applied")
     add_dev(parser)
 
 

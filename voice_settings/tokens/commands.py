@@ -90,7 +90,7 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     credentials = load_credentials(env, dev=args.dev)
     update = participant_update.ParticipantUpdate(args.room, args.identity, patch, args.unset,
                                                   args.replace)
-    metadata = participant_update.send_update(credentials, update, store)
+    metadata = participant_update.send_update(credentials, update, store, args.timeout)
     print(f"updated {args.identity} in {args.room}; metadata is now:\n{metadata or '(empty)'}")
     live, later = participant_update.when_applied(update)
     if live:
