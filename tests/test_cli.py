@@ -528,6 +528,13 @@ def test_profiles_new_writes_exactly_the_values_asked_for(capsys, profiles_dir):
     assert tomllib.loads(path.read_text())["utterance_end_ms"] == "off"
 
 
+def test_profiles_new_suggests_the_closest_name_for_an_unknown_setting(capsys, profiles_dir):
+    code, out, err = new(capsys, profiles_dir, "calm", "--set", "endpointingms=300")
+    assert code == 2 and out == ""
+    assert "unknown setting 'endpointingms'; did you mean endpointing_ms?" in err
+    assert not (profiles_dir / "calm.toml").exists()
+
+
 def test_profiles_new_from_a_base_copies_it_then_applies_the_sets(capsys, profiles_dir):
     code, _, _ = new(capsys, profiles_dir, "patient2", "--from", "patient",
                      "--set", "utterance_end_ms=2000", "--set", "greeting=")

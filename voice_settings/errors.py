@@ -6,7 +6,10 @@ allowed, with a hint where a unit mix-up is likely ("did you mean 0.5?").
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -69,6 +72,23 @@ def shown(value: Any) -> str:
     except ValueError:  # e.g. an int past Python's digit limit
         return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _folded(text: str) -> str:
+    return re.sub(r"[-_\s]", "", text.lower())
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice `word` most likely misspells, or None when none is close: the same letters
+    with case, `_` and `-` aside, else difflib's closest match."""
+    by_folded: dict[str, str] = {}
+    for choice in choices:
+        by_folded.setdefault(_folded(choice), choice)
+    target = _folded(word)
+    if target in by_folded:
+        return by_folded[target]
+    match = difflib.get_close_matches(target, list(by_folded), n=1, cutoff=0.7)
+    return by_folded[match[0]] if match else None
 
 
 def _bounds(field: str) -> tuple[Any, Any, Any, Any]:
