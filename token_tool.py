@@ -4,6 +4,7 @@
     python token_tool.py serve [--host 127.0.0.1] [--port 8081] [--allow-agent NAME]
     python token_tool.py update -r ROOM -i ID --set KEY=VALUE [--replace]
     python token_tool.py inspect TOKEN
+    python token_tool.py help [COMMAND]
 
 Credentials come from LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET (the environment, then
 ./.env.local); `--dev` uses the key pair of a local `livekit-server --dev`. Settings are validated
@@ -19,17 +20,15 @@ from collections.abc import Sequence
 
 import jwt
 
-from voice_settings.tokens.command_line import COMMANDS, build_parser
+from voice_settings.tokens.command_line import build_parser, explicit_command
 from voice_settings.tokens.credentials import environment
 from voice_settings.tool_errors import EXIT_USAGE, ToolError, print_error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in {*COMMANDS, "-h", "--help"}:
-        argv.insert(0, "mint")
     try:
-        args = build_parser(__doc__).parse_args(argv)
+        args = build_parser(__doc__).parse_args(
+            explicit_command(list(sys.argv[1:] if argv is None else argv)))
         if getattr(args, "dev", False):  # the dev secret is short by design; nothing to warn about
             warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
         return args.run(args, environment())

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from tests.strategies import hostile_metadata
+from tests.tokens.serve_helpers import shipped_profiles
 from voice_settings.cli import main
 from voice_settings.errors import METADATA
 from voice_settings.json_input import MAX_METADATA_BYTES
@@ -528,6 +529,13 @@ def test_profiles_new_writes_exactly_the_values_asked_for(capsys, profiles_dir):
     assert tomllib.loads(path.read_text())["utterance_end_ms"] == "off"
 
 
+def test_profiles_new_suggests_the_closest_name_for_an_unknown_setting(capsys, profiles_dir):
+    code, out, err = new(capsys, profiles_dir, "calm", "--set", "endpointingms=300")
+    assert code == 2 and out == ""
+    assert "unknown setting 'endpointingms'; did you mean endpointing_ms?" in err
+    assert not (profiles_dir / "calm.toml").exists()
+
+
 def test_profiles_new_from_a_base_copies_it_then_applies_the_sets(capsys, profiles_dir):
     code, _, _ = new(capsys, profiles_dir, "patient2", "--from", "patient",
                      "--set", "utterance_end_ms=2000", "--set", "greeting=")
@@ -536,6 +544,34 @@ def test_profiles_new_from_a_base_copies_it_then_applies_the_sets(capsys, profil
     assert store.values("patient2") == {**store.values("patient"), "utterance_end_ms": 2000,
                                         "greeting": ""}
     assert store.descriptions["patient2"] == "Slow speakers"  # the base's, unless given
+
+
+def test_profiles_new_from_a_base_keeps_its_comment_block_under_what_changed(capsys, tmp_path):
+    directory = shipped_profiles(tmp_path / "profiles")
+    code, _, err = new(capsys, directory, "kids", "--from", "patient", "--set",
+                       "greeting=Hi there!", "--set", "min_endpointing_delay=1.5")
+    assert code == 0, err
+    text = (directory / "kids.toml").read_text(encoding="utf-8")
+    base = (directory / "patient.toml").read_text(encoding="utf-8")
+    base_comment = [line for line in base.splitlines() if line.startswith("#")]
+    lines = text.splitlines()
+    assert lines[0] == ("# kids: derived from patient (profiles/patient.toml) with greeting, "
+                        "min_endpointing_delay changed.")
+    assert lines[1] == "#" and lines[2:2 + len(base_comment)] == base_comment
+    # Long text stays readable: a multi-line string folded at spaces, as patient.toml has it.
+    assert 'instructions = """' in text and all(len(line) <= 100 for line in lines)
+    store = ProfileStore.load(directory)
+    assert store.values("kids") == {**store.values("patient"), "greeting": "Hi there!",
+                                    "min_endpointing_delay": 1.5}
+    assert store.descriptions["kids"] == store.descriptions["patient"]
+
+
+def test_profiles_new_from_a_base_unchanged_says_so(capsys, tmp_path):
+    directory = shipped_profiles(tmp_path / "profiles")
+    code, _, _ = new(capsys, directory, "copy", "--from", "snappy", "--description", "Mine")
+    assert code == 0
+    first = (directory / "copy.toml").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# copy: derived from snappy (profiles/snappy.toml) with description changed."
 
 
 def test_profiles_new_refuses_to_overwrite_without_force(capsys, profiles_dir):

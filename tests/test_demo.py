@@ -17,3 +17,17 @@ def test_the_offline_demo_shows_what_went_over_the_wire():
     assert "Deepgram connections so far: 1" in out
     assert "input rejected for alice: min_endpointing_delay" in out
     assert "Traceback" not in run.stderr and "ERROR" not in run.stderr
+
+
+def test_help_prints_usage_and_does_not_run_the_demo():
+    run = subprocess.run([sys.executable, "-m", "voice_settings.harness", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("usage: python -m voice_settings.harness")
+    assert "stand-ins" in run.stdout and "==" not in run.stdout  # no step of the demo ran
+
+
+def test_an_unknown_argument_is_a_usage_error():
+    run = subprocess.run([sys.executable, "-m", "voice_settings.harness", "--fast"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "--fast" in run.stderr and "==" not in run.stdout

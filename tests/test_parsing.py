@@ -405,3 +405,58 @@ def test_parse_assignment(text, expected):
 def test_parse_assignment_refuses_nonsense(text):
     with pytest.raises(ValueError):
         parse_assignment(text)
+
+
+@pytest.mark.parametrize("text, closest", [
+    ("endpointingms=300", "endpointing_ms"),
+    ("ENDPOINTING_MS=300", "endpointing_ms"),
+    ("endpointing-ms=300", "endpointing_ms"),
+    ("endpoint_ms=300", "endpointing_ms"),
+    ("min_endpointing_dealy=1", "min_endpointing_delay"),
+    ("systemprompt=Hi", "instructions"),
+    ("greting=Hi", "greeting"),
+    ("ttsVoise=nova", "tts_voice"),
+])
+def test_an_unknown_setting_suggests_the_closest_name(text, closest):
+    with pytest.raises(ValueError) as raised:
+        parse_assignment(text)
+    message = str(raised.value)
+    key = text.partition("=")[0]
+    assert message.startswith(f"unknown setting {key!r}; did you mean {closest}?")
+    assert "known settings:" in message  # the whole list still follows
+
+
+def test_an_unknown_setting_far_from_every_name_suggests_none():
+    with pytest.raises(ValueError) as raised:
+        parse_assignment("zzzzzz=1")
+    assert "did you mean" not in str(raised.value) and "known settings:" in str(raised.value)
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def _folded(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+@given(st.sampled_from(sorted(KEY_ALIASES)), st.integers(0, 40), st.sampled_from("_-x"))
+def test_a_one_character_slip_of_a_known_key_suggests_a_field_one_slip_away(key, position, slip):
+    # Drop, double or replace one character: the suggestion is a field named by a key one
+    # edit away (case, _ and - aside): the key slipped from, or one exactly as close.
+    i = position % len(key)
+    typo = {"_": key[:i] + key[i + 1:], "-": key[:i] + key[i] + key[i:],
+            "x": key[:i] + "x" + key[i + 1:]}[slip]
+    if typo in KEY_ALIASES or not typo.strip():
+        return
+    with pytest.raises(ValueError) as raised:
+        parse_assignment(f"{typo}=1")
+    near = {KEY_ALIASES[k] for k in KEY_ALIASES if _edits(_folded(typo), _folded(k)) <= 1}
+    suggested = str(raised.value).partition("did you mean ")[2].partition("?")[0]
+    assert suggested in near, (typo, str(raised.value))

@@ -20,14 +20,13 @@ from voice_settings.model import PROFILE_FIELDS, VoiceSettings
 from voice_settings.profile_files import (
     ProfileLibrary,
     created_comment,
-    leading_comment,
     read_profile_file,
     reload_profile,
     reload_store,
     version_of,
     write_profile,
 )
-from voice_settings.profiles import ProfileStore, profile_from_bytes, profile_toml
+from voice_settings.profiles import ProfileStore, leading_comment, profile_from_bytes, profile_toml
 from voice_settings.tokens.http_errors import HttpError
 from voice_settings.tokens.profile_api import parse_profile_body
 

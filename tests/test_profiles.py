@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.strategies import MAX, MIN, valid_settings
 from voice_settings.model import PROFILE_FIELDS, VoiceSettings
+from voice_settings.parsing import validate_field
 from voice_settings.profiles import (
     DEFAULT_PROFILE_ENV,
     DEFAULT_PROFILES_DIR,
@@ -262,6 +264,43 @@ def test_a_written_profile_loads_from_disk(tmp_path):
     assert store.descriptions["calm"] == "Calm"
     assert resolve(participant={"profile": "calm"}, profiles=store).settings == s.model_copy(
         update={"profile": "calm"})
+
+
+# Text that stresses a TOML string writer: runs of spaces and tabs around line breaks, quotes
+# and backslashes (also at the ends), control characters, non-ASCII, long unbroken words.
+_tricky = st.lists(st.one_of(
+    st.sampled_from([" ", "  ", "\t", "\n", "\r", "\r\n", "\\", '"', '"""', "'", "\x00", "\x7f",
+                     "\u2028", "é", "日本", "\\\n", " \\", "#", "=", "x" * 120]),
+    st.characters(codec="utf-8"),
+    st.sampled_from(["word", "spoken", "sentence."])), max_size=150).map("".join)
+
+
+def _valid(field: str) -> Any:
+    return lambda text: validate_field(field, text)[1] is None
+
+
+@given(instructions=_tricky.filter(_valid("instructions")),
+       greeting=_tricky.filter(_valid("greeting")), description=_tricky)
+@settings(max_examples=400, deadline=None)
+def test_any_text_written_by_profile_toml_loads_back_exactly(instructions, greeting, description):
+    values = {"greeting": greeting, "instructions": instructions}
+    values, _ = validate_profile("tricky.toml", values)  # only valid profiles are written
+    text = profile_toml(values, description, "tricky: a comment\nwith a \x00 in it")
+    assert validate_profile("tricky.toml", tomllib.loads(text)) == (values, description)
+
+
+def test_long_text_is_written_as_multi_line_strings_like_the_shipped_profiles():
+    patient = ProfileStore.load(DEFAULT_PROFILES_DIR).values("patient")
+    long = "Speak slowly. " * 40 + "\n\nNever use lists.\n" + "A" * 150
+    values = {**patient, "instructions": long}
+    text = profile_toml(values, "Waits through pauses")
+    assert 'instructions = """Speak slowly. Speak slowly.' in text
+    assert " \\\n" in text  # lines end with a backslash, as in profiles/patient.toml
+    # Lines are folded at spaces; only a word longer than a line stays whole.
+    assert all(len(line) <= 100 for line in text.splitlines() if "A" * 100 not in line)
+    assert tomllib.loads(text)["instructions"] == long
+    short = profile_toml({"greeting": "Hi!"})
+    assert short == 'greeting = "Hi!"\n'
 
 
 def test_profile_toml_leaves_out_per_call_fields():

@@ -23,7 +23,9 @@ from .profiles import (
     ProfileError,
     ProfileStore,
     check_over_default,
+    derived_comment,
     is_profile_name,
+    leading_comment,
     profile_toml,
     validate_profile,
 )
@@ -167,12 +169,26 @@ def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
     default = store.default_name or ("default" if args.name == "default" else None)
     if default:
         check_over_default(store.directory, {**store.profiles, args.name: values}, default)
-    based_on = f" from {args.base}" if args.base else ""
-    text = profile_toml(values, description, f"{args.name}: written by voice_settings{based_on}.")
+    text = profile_toml(values, description, _new_profile_comment(store, args, values,
+                                                                 description))
     store.directory.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
     return EXIT_OK
+
+
+def _new_profile_comment(store: ProfileStore, args: argparse.Namespace, values: dict[str, Any],
+                         description: str) -> str:
+    """What a new profile's file says first: what it derives from and what changed, over the
+    base profile's own comment (who it is for, why its values)."""
+    if not args.base:
+        return f"{args.name}: written by python -m voice_settings profiles new."
+    before = {"description": store.descriptions[args.base], **store.values(args.base)}
+    after = {"description": description, **values}
+    changed = sorted(name for name in after if name not in before or before[name] != after[name])
+    base_file = store.directory / f"{args.base}.toml"
+    return derived_comment(args.name, args.base, f"{store.directory.name}/{base_file.name}",
+                           changed, leading_comment(base_file.read_bytes()))
 
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:

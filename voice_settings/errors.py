@@ -6,7 +6,10 @@ allowed, with a hint where a unit mix-up is likely ("did you mean 0.5?").
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -69,6 +72,39 @@ def shown(value: Any) -> str:
     except ValueError:  # e.g. an int past Python's digit limit
         return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _folded(text: str) -> str:
+    return re.sub(r"[-_\s]", "", text.lower())
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein: the fewest characters inserted, deleted or replaced to turn `a` into `b`."""
+    row = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, char_b in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1,
+                                           diagonal + (char_a != char_b))
+    return row[-1]
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice `word` most likely misspells, or None when none is close. Case, `_` and `-`
+    aside, the fewest edits win (at most 2, or a third of the word), then difflib's ratio."""
+    by_folded: dict[str, str] = {}
+    for choice in choices:
+        by_folded.setdefault(_folded(choice), choice)
+    target = _folded(word)
+
+    def rank(folded: str) -> tuple[int, float]:
+        return (_edit_distance(target, folded),
+                -difflib.SequenceMatcher(None, target, folded).ratio())
+
+    best = min(by_folded, key=rank, default=None)
+    if best is None or rank(best)[0] > max(2, len(target) // 3):
+        return None
+    return by_folded[best]
 
 
 def _bounds(field: str) -> tuple[Any, Any, Any, Any]:

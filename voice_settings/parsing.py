@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import METADATA, SettingsError, describe, shown
+from .errors import METADATA, SettingsError, closest, describe, shown
 from .json_input import JsonInputError, read_json_object
 from .keys import KEY_ALIASES, canonical_key
 from .model import FIELDS, MAX_DELAY, MIN_DELAY, OPERATOR_FIELDS, VoiceSettings
@@ -149,7 +149,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ValueError(f"expected key=value, got {text!r}")
     name = KEY_ALIASES.get(key)
     if name is None:
-        raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(FIELDS)}")
+        near = closest(key, KEY_ALIASES)
+        hint = f"did you mean {KEY_ALIASES[near]}? " if near else ""
+        raise ValueError(f"unknown setting {key!r}; {hint}known settings: {', '.join(FIELDS)}")
     try:
         value = json.loads(raw_value, parse_constant=_no_constants)
     except ValueError:

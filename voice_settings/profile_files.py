@@ -242,16 +242,6 @@ def _log_reload(old: ProfileStore, new: ProfileStore, errors: list[ProfileError]
 # --- Writing -----------------------------------------------------------------------------------
 
 
-def leading_comment(data: bytes) -> str:
-    """The comment block a profile file starts with, without the `# ` markers."""
-    lines = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line[1:].removeprefix(" "))
-    return "\n".join(lines)
-
-
 def created_comment(name: str, now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now(dt.UTC)
     return (f"{name}: created through the profile API (token_tool.py serve) on "

@@ -142,15 +142,61 @@ def _toml_value(value: Any) -> Any:
     return "off" if value is None else value
 
 
+TOML_LINE_WIDTH = 100
+"""Text longer than a line of this many characters is written folded, as the shipped profiles
+are written by hand."""
+
+
 def profile_toml(values: dict[str, Any], description: str = "", comment: str = "") -> str:
-    """A profile file: an optional comment header, the description, then the values."""
+    """A profile file: an optional comment header, the description, then the values; text that
+    would not fit on a line is a multi-line string folded at spaces. It loads back to exactly
+    `values` and `description`."""
     document: dict[str, Any] = {}
     if description:
         document[DESCRIPTION_KEY] = description
     document.update({k: _toml_value(v) for k, v in values.items() if k in PROFILE_FIELDS})
     header = "".join(f"# {_comment_text(line)}\n".replace("# \n", "#\n")
                      for line in comment.splitlines())
-    return header + tomli_w.dumps(document)
+    body = "".join(_toml_line(key, value) for key, value in document.items())
+    return header + body
+
+
+def _toml_line(key: str, value: Any) -> str:
+    line = tomli_w.dumps({key: value})
+    if not isinstance(value, str) or ("\n" not in value and len(line) <= TOML_LINE_WIDTH + 1):
+        return line
+    # A newline right after the opening quotes would be dropped: that one is escaped.
+    head = "\\n" if value.startswith("\n") else ""
+    lines = value.removeprefix("\n" if head else "").split("\n")
+    first_room = TOML_LINE_WIDTH - len(f'{key} = """{head}')
+    text = "\n".join(_folded(_escaped(line), first_room if number == 0 else TOML_LINE_WIDTH)
+                     for number, line in enumerate(lines))
+    return f'{key} = """{head}{text}"""\n'
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\f": "\\f", "\r": "\\r",
+            "\n": "\\n"}
+
+
+def _escaped(text: str) -> str:
+    """`text` inside a TOML basic string: quotes, backslashes and control characters escaped."""
+    return "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if c < " " or c == "\x7f" else c)
+                   for c in text)
+
+
+def _folded(escaped: str, room: int) -> str:
+    """One line of escaped text in lines of at most `room` characters (the first) and
+    TOML_LINE_WIDTH (the others), a line-ending backslash on each but the last. TOML drops such a
+    backslash with all the whitespace after it, so a line is cut only after a space that a
+    non-space follows; a word longer than a line stays whole."""
+    cuts = [i for i in range(1, len(escaped)) if escaped[i - 1] == " " != escaped[i]]
+    lines, start, limit = [], 0, room - 3  # room for a backslash, or for the closing quotes
+    for cut, following in zip(cuts, [*cuts[1:], len(escaped)], strict=False):
+        if following - start > limit:
+            lines.append(escaped[start:cut])
+            start, limit = cut, TOML_LINE_WIDTH - 3
+    lines.append(escaped[start:])
+    return "\\\n".join(lines)
 
 
 _TOML_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -159,6 +205,25 @@ _TOML_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 def _comment_text(line: str) -> str:
     """TOML refuses control characters even in comments; the file must load again."""
     return _TOML_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
+
+
+def leading_comment(data: bytes) -> str:
+    """The comment block a profile file starts with, without the `# ` markers."""
+    lines = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].removeprefix(" "))
+    return "\n".join(lines)
+
+
+def derived_comment(name: str, base: str, base_file: str, changed: list[str],
+                    base_comment: str) -> str:
+    """The header of profile `name` made from profile `base`: what it derives from and what
+    changed, then the base's own comment (who it is for and why its values)."""
+    what = f" with {', '.join(changed)} changed" if changed else ", unchanged"
+    head = f"{name}: derived from {base} ({base_file}){what}."
+    return f"{head}\n\n{base_comment}" if base_comment else head
 
 
 def settings_to_profile(settings: VoiceSettings) -> dict[str, Any]:

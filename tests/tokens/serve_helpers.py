@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import json
 import shutil
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -84,3 +85,21 @@ async def call(session: aiohttp.ClientSession, method: str, url: str, body: Any 
     async with session.request(method, url, data=data, headers=sent) as response:
         text = await response.text()
         return response.status, response.headers.copy(), json.loads(text) if text else None
+
+
+def raw_request(base: str, method: str, target: bytes, headers: list[tuple[bytes, bytes]],
+                body: bytes = b"") -> tuple[int, bytes, bytes]:
+    """Send bytes exactly as given (no client cleans a header value or the target) on a socket;
+    (status, raw response headers, response body). Content-Length is added, the connection
+    closes after the reply."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    head = b"%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (
+        method.encode(), target, host.encode())
+    head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    head += b"Content-Length: %d\r\n\r\n" % len(body)
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head + body)
+        reply = b"".join(iter(lambda: connection.recv(65536), b""))
+    status_line, _, rest = reply.partition(b"\r\n")
+    response_headers, _, response_body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), response_headers, response_body

@@ -18,6 +18,7 @@ import token_tool
 from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve
 from voice_settings.model import silent_turn_end
 from voice_settings.parsing import validate_field
+from voice_settings.runtime.config import DEFAULT_AGENT_NAME
 from voice_settings.tokens import signing
 
 URL = "wss://voice.example.test"
@@ -222,7 +223,8 @@ def test_dev_uses_the_local_dev_server_pair(monkeypatch: pytest.MonkeyPatch) -> 
                 "--dev", "--attribute"]),
     (["serve"], ["--host", "--port", "--allow-agent", "TOKEN_SERVER_SECRET",
                  "TOKEN_SERVER_ALLOWED_AGENTS", "/api/connection-details", "--cors-origin"]),
-    (["update"], ["--room", "--identity", "--set", "--replace", "--unset", "--instructions"]),
+    (["update"], ["--room", "--identity", "--set", "--replace", "--unset", "--instructions",
+                  "--timeout"]),
     (["inspect"], ["TOKEN", "--json", "--dev"]),
 ])
 def test_help_is_complete(command: list[str], flags: list[str]) -> None:
@@ -230,6 +232,81 @@ def test_help_is_complete(command: list[str], flags: list[str]) -> None:
     assert code == 0
     for flag in flags:
         assert flag in out
+
+
+@pytest.mark.parametrize(("argv", "shown"), [
+    (["help"], ["mint", "serve", "update", "inspect", "LIVEKIT_API_SECRET"]),
+    (["help", "update"], ["--replace", "--timeout", "compare-and-set"]),
+    (["help", "serve"], ["--allow-agent", "/api/connection-details"]),
+])
+def test_help_command_prints_help(argv: list[str], shown: list[str]) -> None:
+    code, out, err = run(*argv)
+    assert code == 0 and err == "" and out.startswith("usage: token_tool.py")
+    for text in shown:
+        assert text in out
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["help", "mnit"], ["'mnit'", "did you mean mint?"]),
+    (["inspcet", "TOKEN"], ["'inspcet'", "did you mean inspect?"]),
+    (["updte", "-r", "demo"], ["'updte'", "did you mean update?"]),
+    (["frobnicate"], ["'frobnicate'", "mint, serve, update, inspect, help"]),
+])
+def test_an_unknown_command_is_a_usage_error_naming_the_closest(argv: list[str],
+                                                                named: list[str]) -> None:
+    code, out, err = run(*argv)
+    assert code == 2 and out == "" and err.startswith("error: unknown command")
+    for text in named:
+        assert text in err
+
+
+def test_an_unknown_setting_suggests_the_closest_name() -> None:
+    code, out, err = run("-r", "demo", "--set", "endpointingms=300")
+    assert code == 2 and out == ""
+    assert "unknown setting 'endpointingms'; did you mean endpointing_ms?" in err
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30", "", "   ",
+                                   "a.b.c.d.e", "\u00e9t\u00e9"])
+def test_inspect_of_something_that_is_not_a_token_is_a_usage_error(
+        monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    # Said before the credentials are even looked for: no key pair makes "garbage" a token.
+    monkeypatch.delenv("LIVEKIT_API_SECRET")
+    code, out, err = run("inspect", token)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "not a LiveKit token" in err or "no token" in err
+    assert "segments" not in err and "padding" not in err
+
+
+def test_inspect_reads_a_token_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = mint_json("-r", "demo", "-i", "erin")["access_token"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    code, out, _ = run("inspect", "-")
+    assert code == 0 and "erin" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = run("inspect", "-")
+    assert code == 2 and "no token" in err
+
+
+def test_mint_without_agent_notes_that_no_agent_is_dispatched() -> None:
+    code, out, err = run("-r", "demo", "--token-only")
+    assert code == 0 and verify(out.strip()).room_config is None
+    assert err.startswith("note: no --agent: this token dispatches no agent")
+    assert f"registers as {DEFAULT_AGENT_NAME} unless AGENT_NAME" in err  # agent.py's own name
+    code, _, err = run("-r", "demo", "--token-only", "--agent", "voice-agent")
+    assert code == 0 and "no --agent" not in err
+
+
+@pytest.mark.parametrize("name", [None, "Bob", "Zoë"])
+def test_json_and_connection_details_show_the_name_the_token_carries(name: str | None) -> None:
+    named = ["-n", name] if name else []
+    report = mint_json("-r", "demo", "-i", "bob-7", *named)
+    code, out, _ = run("-r", "demo", "-i", "bob-7", *named, "--connection-details")
+    details = json.loads(out)
+    expected = name or "bob-7"  # without --name, the identity is the display name
+    assert report["name"] == details["participant_name"] == expected
+    assert verify(report["access_token"]).name == verify(details["participant_token"]).name
+    assert verify(report["access_token"]).name == expected
 
 
 def test_update_help_says_a_concurrent_change_can_be_lost() -> None:

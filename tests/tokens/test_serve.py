@@ -148,17 +148,27 @@ async def test_401_without_the_configured_bearer_secret(start: Any) -> None:
     assert status == 201
 
 
-@pytest.mark.parametrize("body", [
-    {"room_config": {"agents": [{"agent_name": "someone-else"}]}},
-    {"room_config": {"agents": [{"agent_name": "voice-agent",
-                                 "metadata": '{"llm_model": "gpt-4.1"}'}]}},
-    {"participant_metadata": '{"sttModel": "nova-2"}'},
-    {"room_config": {"max_participants": 1000}},
+@pytest.mark.parametrize(("body", "error"), [
+    ({"room_config": {"agents": [{"agent_name": "someone-else"}]}},
+     {"field": "room_config.agents[0].agent_name", "value": "someone-else", "source": None}),
+    ({"room_config": {"agents": [{"agent_name": "voice-agent",
+                                  "metadata": '{"llm_model": "gpt-4.1"}'}]}},
+     {"field": "llm_model", "value": "gpt-4.1", "source": "dispatch"}),
+    ({"participant_metadata": '{"sttModel": "nova-2"}'},
+     {"field": "stt_model", "value": "nova-2", "source": "participant"}),
+    ({"room_config": {"max_participants": 1000}},
+     {"field": "room_config.max_participants", "value": 1000, "source": None}),
 ])
-async def test_403_for_what_a_client_may_not_choose(start: Any, body: dict) -> None:
+async def test_403_for_what_a_client_may_not_choose(start: Any, body: dict,
+                                                    error: dict[str, Any]) -> None:
+    # Shaped like a 400: every entry names the field, the value, what is wrong and its source.
     base = await start(allowed_agents=frozenset({"voice-agent"}))
     status, _, reply = await post(base, body)
     assert status == 403 and "participant_token" not in reply
+    [entry] = reply["errors"]
+    assert set(entry) == {"field", "value", "message", "source"}
+    assert {k: entry[k] for k in error} == error
+    assert entry["message"]
 
 
 async def test_403_names_the_allowed_agents(start: Any) -> None:

@@ -36,11 +36,20 @@ class Call:
     claims: api.access_token.Claims
 
 
+HANG, GARBAGE, ERROR_AFTER_WRITE = "hang", "garbage", "error after write"
+"""How the stand-in may misbehave for one method: accept the call and never answer; answer 200
+with bytes that are not a ParticipantInfo; store the write, then answer 500."""
+
+
 @dataclass
 class RoomServiceStandIn:
     metadata: dict[tuple[str, str], str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     url: str = ""
+    misbehave: dict[str, str] = field(default_factory=dict)
+    """method -> HANG, GARBAGE or ERROR_AFTER_WRITE."""
+    released: asyncio.Event | None = None
+    """Set at teardown: a hanging call then ends, so the stand-in can shut down."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -61,8 +70,17 @@ class RoomServiceStandIn:
         where = (message.room, message.identity)
         if where not in self.metadata:
             return twirp_error(404, "not_found", "participant does not exist")
+        how = self.misbehave.get(method)
+        if how == HANG:
+            assert self.released is not None
+            await self.released.wait()
         if method == "UpdateParticipant":
             self.metadata[where] = message.metadata
+        if how == GARBAGE:
+            return web.Response(body=b"\xff\xfe not protobuf \x00\x01",
+                                content_type="application/protobuf")
+        if how == ERROR_AFTER_WRITE:
+            return twirp_error(500, "internal", "could not confirm the write")
         info = api.ParticipantInfo(identity=message.identity, metadata=self.metadata[where])
         return web.Response(body=info.SerializeToString(), content_type="application/protobuf")
 
@@ -83,6 +101,10 @@ def room_service(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Roo
     def on_loop(coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=10)
 
+    async def make_release_event() -> asyncio.Event:
+        return asyncio.Event()
+
+    stand_in.released = on_loop(make_release_event())
     on_loop(runner.setup())
     on_loop(web.TCPSite(runner, "127.0.0.1", 0).start())
     stand_in.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
@@ -92,6 +114,7 @@ def room_service(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Roo
     monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
     monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
     yield stand_in
+    loop.call_soon_threadsafe(stand_in.released.set)
     on_loop(runner.cleanup())
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=10)
@@ -188,3 +211,67 @@ def test_invalid_update_says_nothing_was_sent(room_service: RoomServiceStandIn,
     argv = ["--set", "endpointing_ms=99999"] if current == "{}" else ["--instructions", "Hi."]
     code, _, err = update(*argv)
     assert code == 2 and "nothing was sent" in err and "signed" not in err
+
+
+# --- A server that does not answer, or answers what cannot be read ----------------------------
+
+
+def test_an_update_never_answered_ends_at_the_deadline_saying_it_may_have_landed(
+        room_service: RoomServiceStandIn) -> None:
+    room_service.metadata[("demo", "alice")] = "{}"
+    room_service.misbehave["UpdateParticipant"] = HANG
+    code, out, err = update("--instructions", "Hello.", "--timeout", "0.5")
+    assert code == 1 and out == ""
+    assert "0.5 s" in err and "may or may not have been applied" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert [c.method for c in room_service.calls] == ["GetParticipant", "UpdateParticipant"]
+
+
+def test_a_read_never_answered_ends_at_the_deadline_with_nothing_changed(
+        room_service: RoomServiceStandIn) -> None:
+    room_service.metadata[("demo", "alice")] = "{}"
+    room_service.misbehave["GetParticipant"] = HANG
+    code, _, err = update("--instructions", "Hello.", "--timeout", "0.5")
+    assert code == 1 and "0.5 s" in err and "nothing was changed" in err
+    assert [c.method for c in room_service.calls] == ["GetParticipant"]
+
+
+def test_an_unreadable_reply_to_the_update_is_one_clear_line(
+        room_service: RoomServiceStandIn) -> None:
+    room_service.metadata[("demo", "alice")] = "{}"
+    room_service.misbehave["UpdateParticipant"] = GARBAGE
+    code, out, err = update("--instructions", "Hello.")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "not a ParticipantInfo" in err and "may or may not have been applied" in err
+
+
+def test_an_unreadable_reply_to_the_read_changes_nothing(
+        room_service: RoomServiceStandIn) -> None:
+    room_service.metadata[("demo", "alice")] = "{}"
+    room_service.misbehave["GetParticipant"] = GARBAGE
+    code, _, err = update("--instructions", "Hello.")
+    assert code == 1 and "not a ParticipantInfo" in err and "nothing was changed" in err
+    assert [c.method for c in room_service.calls] == ["GetParticipant"]
+
+
+def test_a_5xx_after_the_write_says_it_may_have_been_applied(
+        room_service: RoomServiceStandIn) -> None:
+    room_service.metadata[("demo", "alice")] = "{}"
+    room_service.misbehave["UpdateParticipant"] = ERROR_AFTER_WRITE
+    code, _, err = update("--instructions", "Hello.")
+    assert code == 1 and "refused" not in err
+    assert "500" in err and "may or may not have been applied" in err
+    # It had landed: exactly the case the message must not deny.
+    assert json.loads(room_service.metadata[("demo", "alice")]) == {"instructions": "Hello."}
+
+
+def test_a_4xx_to_the_update_says_it_was_refused(room_service: RoomServiceStandIn) -> None:
+    code, _, err = update("--replace", "--instructions", "Hello.")
+    assert code == 1 and "refused" in err and "not_found" in err and "not applied" in err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "soon", "nan", "inf"])
+def test_timeout_must_be_a_positive_number_of_seconds(room_service: RoomServiceStandIn,
+                                                      timeout: str) -> None:
+    code, _, err = update("--instructions", "Hello.", "--timeout", timeout)
+    assert code == 2 and "--timeout" in err and room_service.calls == []

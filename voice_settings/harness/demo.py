@@ -8,6 +8,7 @@ No credentials, no network beyond 127.0.0.1. Prints what a caller chose, what th
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -124,7 +125,11 @@ async def run() -> None:
         step("Done: the call ends")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; --help prints what it does and exits (argparse: 0, or 2 for a bad flag)."""
+    argparse.ArgumentParser(prog="python -m voice_settings.harness", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter
+                            ).parse_args(argv)
     warnings.simplefilter("ignore", DeprecationWarning)
     logging.basicConfig(level=logging.CRITICAL)  # the framework's own chatter stays quiet
     trace = _Trace()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import re
 import textwrap
 
+from ..errors import closest
 from ..model import LIVE_FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS
+from ..tool_errors import UsageError
 from . import commands
 from . import server as token_server
 from .credentials import CREDENTIALS_HELP, DEV_HELP
+from .participant_update import DEFAULT_TIMEOUT_S
 
 DEFAULT_VALID_FOR = "15m"
 DEFAULT_PORT = 8081
@@ -20,6 +24,16 @@ def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0, e.g. 2.5")
+    return seconds
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -57,7 +71,7 @@ def add_mint_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--room", required=True, type=non_empty, help="room the token joins")
     parser.add_argument("-i", "--identity", type=non_empty,
                         help="participant identity (default: user-<random>)")
-    parser.add_argument("-n", "--name", help="participant display name")
+    parser.add_argument("-n", "--name", help="participant display name (default: the identity)")
     parser.add_argument("--attribute", metavar="KEY=VALUE", action="append", default=[],
                         help="participant attribute; repeatable")
     parser.add_argument("--attribute-file", metavar="PATH",
@@ -109,6 +123,9 @@ def add_update_args(parser: argparse.ArgumentParser) -> None:
                         help="remove this key (any spelling of the field) from the metadata")
     parser.add_argument("--replace", action="store_true",
                         help="replace the metadata instead of merging with the current one")
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
+                        metavar="SECONDS", help="give up after this long for the whole update "
+                        f"(default {DEFAULT_TIMEOUT_S:g}); the change may then have been applied")
     add_dev(parser)
 
 
@@ -155,6 +172,32 @@ COMMANDS = {
 }
 DESCRIPTIONS = {"serve": token_server.ENDPOINT_HELP}
 EPILOGS = {"mint": MINT_HELP, "update": UPDATE_HELP, "inspect": EXIT_HELP}
+
+
+HELP_COMMAND = "help"
+
+
+def explicit_command(argv: list[str]) -> list[str]:
+    """`argv` with its command spelled out: mint when it starts with an option (mint takes no
+    positional argument, so a first word is always a command), `help [COMMAND]` as --help."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        return ["mint", *argv]
+    if argv[0] == HELP_COMMAND:
+        topic = [word for word in argv[1:2] if word != HELP_COMMAND]
+        _check_command(topic)
+        return [*topic, "--help"]
+    _check_command(argv[:1])
+    return argv
+
+
+def _check_command(words: list[str]) -> None:
+    for word in words:
+        if word not in COMMANDS and not word.startswith("-"):
+            near = closest(word, [*COMMANDS, HELP_COMMAND])
+            hint = f"did you mean {near}? " if near else ""
+            raise UsageError(f"unknown command {word!r}; {hint}commands: "
+                             f"{', '.join([*COMMANDS, HELP_COMMAND])} (mint is the default: "
+                             "token_tool.py -r ROOM ...)")
 
 
 def build_parser(description: str | None) -> argparse.ArgumentParser:

@@ -44,6 +44,10 @@ def cmd_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         valid_for=args.valid_for, allow_update_metadata=args.allow_update_metadata)
     credentials = load_credentials(env, dev=args.dev, need_url=not args.token_only)
     settings_input.note_unknown_keys(metadata.resolution)
+    if not args.agent:
+        print("note: no --agent: this token dispatches no agent, so none joins the room unless "
+              "it is dispatched another way; add --agent NAME (agent.py registers as "
+              "settings-agent unless AGENT_NAME says otherwise)", file=sys.stderr)
     if args.allow_update_metadata:
         print("warning: --allow-update-metadata lets this user rewrite their own settings and "
               "instructions mid-call", file=sys.stderr)
@@ -90,7 +94,7 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     credentials = load_credentials(env, dev=args.dev)
     update = participant_update.ParticipantUpdate(args.room, args.identity, patch, args.unset,
                                                   args.replace)
-    metadata = participant_update.send_update(credentials, update, store)
+    metadata = participant_update.send_update(credentials, update, store, args.timeout)
     print(f"updated {args.identity} in {args.room}; metadata is now:\n{metadata or '(empty)'}")
     live, later = participant_update.when_applied(update)
     if live:
@@ -102,6 +106,7 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_inspect(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     token = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
+    token_report.check_is_token(token)
     credentials = load_credentials(env, dev=args.dev, need_url=False)
     report = token_report.inspect_report(token, credentials, load_profiles())
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json

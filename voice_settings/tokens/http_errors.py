@@ -23,6 +23,8 @@ def check_bearer(request: web.Request, secret: str | None) -> None:
         return
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                             secret.encode()):
+    # aiohttp decodes header bytes that are not UTF-8 to lone surrogates; surrogateescape gives
+    # back the bytes as sent, so they are compared (and refused), never a UnicodeEncodeError.
+    sent = value.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent, secret.encode()):
         raise HttpError(401, "missing or wrong bearer token")

@@ -25,14 +25,19 @@ from ..profile_files import (
     check_store,
     created_comment,
     delete_profile_file,
-    leading_comment,
     names_on_disk,
     profile_path,
     read_profile_file,
     store_with,
     write_profile,
 )
-from ..profiles import ProfileError, is_profile_name, profile_toml, validate_profile
+from ..profiles import (
+    ProfileError,
+    is_profile_name,
+    leading_comment,
+    profile_toml,
+    validate_profile,
+)
 from ..schema import profile_schema
 from ..sources import Source
 from .http_errors import HttpError, check_bearer

@@ -11,10 +11,11 @@ from typing import Any
 import jwt
 from livekit import api
 
+from ..errors import shown
 from ..profiles import ProfileStore
 from ..resolution import Resolution, resolve
 from ..sources import Source
-from ..tool_errors import ToolError
+from ..tool_errors import ToolError, UsageError
 from .credentials import Credentials
 from .signing import TokenRequest, grants_json, video_grants
 
@@ -37,7 +38,7 @@ def mint_report(credentials: Credentials, request: TokenRequest, token: str,
     """The keys of `lk token create --json`, plus the effective settings."""
     return {
         "access_token": token, "project_url": credentials.url,
-        "identity": request.identity, "name": request.name, "room": request.room,
+        "identity": request.identity, "name": request.display_name, "room": request.room,
         "grants": grants_json(video_grants(request)),
         "settings": resolution.settings.model_dump(mode="json"),
     }
@@ -45,7 +46,7 @@ def mint_report(credentials: Credentials, request: TokenRequest, token: str,
 
 def mint_summary(credentials: Credentials, request: TokenRequest,
                  resolution: Resolution) -> str:
-    lines = [f"identity:  {request.identity}", f"name:      {request.name or '-'}",
+    lines = [f"identity:  {request.identity}", f"name:      {request.display_name}",
              f"room:      {request.room}", f"server:    {credentials.url or '-'}",
              f"valid for: {request.valid_for}",
              f"grants:    {json.dumps(grants_json(video_grants(request)))}"]
@@ -57,6 +58,19 @@ def mint_summary(credentials: Credentials, request: TokenRequest,
 
 
 # --- Any token ---------------------------------------------------------------------------------
+
+
+def check_is_token(token: str) -> None:
+    """UsageError unless `token` is shaped like a JWT: said before any key is looked for, since
+    no key pair could make it verify."""
+    if not token:
+        raise UsageError("no token given: pass it as TOKEN, or - to read it from stdin")
+    try:
+        jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise UsageError(f"{shown(token)} is not a LiveKit token: expected a JWT as mint prints "
+                         "it, three base64url parts joined by dots (header.payload.signature)"
+                         ) from None
 
 
 def verify(token: str, credentials: Credentials) -> tuple[api.access_token.Claims, dict]:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web import RequestPayloadError
 from livekit import api
 
+from ..errors import SettingsError
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
 from ..keys import canonical_key
 from ..model import OPERATOR_FIELDS
@@ -24,6 +26,7 @@ from ..parsing import decode
 from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
+from ..sources import Source
 from .credentials import Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import HttpError, check_bearer
@@ -47,9 +50,11 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
           and, from admin screens, systemPrompt, assistantId, profile (into the dispatch
           metadata); any other top-level key is a 400
     201 {{server_url, participant_token, room_name, participant_name}}
-    400 body not JSON, or invalid settings: {{error, errors: [{{field, value, message, source}}]}}
+    400 body not JSON (or not as its Content-Encoding says), or invalid settings:
+        {{error, errors: [{{field, value, message, source}}]}}
     401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
-    403 agent outside the allow-list; operator-only setting or room option sent by the client
+    403 agent outside the allow-list; operator-only setting or room option sent by the client:
+        {{error, errors: [{{field, value, message, source}}]}}
     413 a metadata value, or the attributes' keys and values together, over {MAX_METADATA_BYTES}
         bytes of UTF-8
     500 {{error}} for an unexpected failure; the details go to the server's log
@@ -101,6 +106,9 @@ async def json_errors_and_cors(request: web.Request, handler: Any) -> web.Stream
         response = await handler(request)
     except HttpError as exc:
         response = error_response(exc.status, exc.message, exc.errors)
+    except RequestPayloadError:  # a body that does not inflate as its Content-Encoding says
+        response = error_response(400, "request body could not be read: it is not encoded as "
+                                  "its Content-Encoding (or Transfer-Encoding) header says")
     except web.HTTPException as exc:  # 404, 405 and 413 raised by aiohttp itself
         response = error_response(exc.status, exc.reason)
         if "Allow" in exc.headers:
@@ -197,10 +205,11 @@ def request_attributes(body: Mapping[str, Any]) -> dict[str, str]:
 
 def request_agents(body: Mapping[str, Any], config: ServeConfig) -> list[tuple[str, str]]:
     room_config = body_field(body, "room_config", dict, {})
-    refused = sorted(set(room_config) - {"agents"})
-    if refused:
-        raise HttpError(403, f"room_config.{refused[0]} may not be set by a client; "
-                        "only room_config.agents is accepted")
+    if refused := sorted(set(room_config) - {"agents"}):
+        message = "may not be set by a client; only room_config.agents is accepted"
+        raise HttpError(403, f"room_config.{', room_config.'.join(refused)} {message}",
+                        [SettingsError(f"room_config.{key}", room_config[key], message).to_dict()
+                         for key in refused])
     agents = []
     for entry in body_field(room_config, "agents", list, []):
         if not isinstance(entry, dict):
@@ -209,30 +218,38 @@ def request_agents(body: Mapping[str, Any], config: ServeConfig) -> list[tuple[s
                        body_field(entry, "metadata", str, "")))
     if not agents and config.default_agent:
         agents.append((config.default_agent, ""))
-    for name, metadata in agents:
-        check_agent(name, config.allowed_agents)
+    for index, (name, metadata) in enumerate(agents):
+        check_agent(index, name, config.allowed_agents)
         check_size("room_config.agents.metadata", metadata)
     return agents
 
 
-def check_agent(name: str, allowed: frozenset[str]) -> None:
+def check_agent(index: int, name: str, allowed: frozenset[str]) -> None:
     if allowed and name not in allowed:
-        choices = ", ".join(sorted(allowed))
-        raise HttpError(403, f"agent {name!r} is not allowed; allowed: {choices}")
+        message = f"agent {name!r} is not allowed; allowed: {', '.join(sorted(allowed))}"
+        field_name = f"room_config.agents[{index}].agent_name"
+        raise HttpError(403, message, [SettingsError(field_name, name, message).to_dict()])
 
 
-def operator_fields_in(metadata: str) -> list[str]:
+OPERATOR_ONLY = "may only be set by the operator (profiles), not by a client"
+
+
+def operator_settings_in(metadata: str, source: Source) -> list[SettingsError]:
+    """An error for each operator-only setting in `metadata`, with the value given."""
     document, _ = decode(metadata)  # unreadable metadata: resolve() reports it as a 400
-    return sorted({canonical_key(k) for k in document or {}} & OPERATOR_FIELDS)
+    found = {name: value for key, value in (document or {}).items()
+             if (name := canonical_key(key)) in OPERATOR_FIELDS}
+    return [SettingsError(name, found[name], f"{name} {OPERATOR_ONLY}", source)
+            for name in sorted(found)]
 
 
 def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
                               store: ProfileStore) -> None:
     # Operator-only fields choose (paid) models: a browser must not pick them, in either place.
-    for raw in [metadata, *(m for _, m in agents)]:
-        if refused := operator_fields_in(raw):
-            raise HttpError(403, f"{', '.join(refused)} may only be set by the operator "
-                            "(profiles), not by a client", [{"field": f} for f in refused])
+    for raw, source in [(metadata, Source.PARTICIPANT), *((m, Source.DISPATCH) for _, m in agents)]:
+        if refused := operator_settings_in(raw, source):
+            names = ", ".join(e.field for e in refused)
+            raise HttpError(403, f"{names} {OPERATOR_ONLY}", [e.to_dict() for e in refused])
     resolutions = [resolve(participant=metadata or None, dispatch=m or None, profiles=store)
                    for _, m in agents] or [resolve(participant=metadata or None, profiles=store)]
     errors = [e.to_dict() for r in resolutions for e in r.errors]

@@ -25,6 +25,12 @@ class TokenRequest:
     valid_for: dt.timedelta = dt.timedelta(minutes=15)
     allow_update_metadata: bool = False
 
+    @property
+    def display_name(self) -> str:
+        """The participant's name in the token and wherever a tool shows it (--json, the
+        connection details, the summary): the name asked for, else the identity."""
+        return self.name or self.identity
+
 
 def video_grants(request: TokenRequest) -> api.VideoGrants:
     return api.VideoGrants(room_join=True, room=request.room,
@@ -33,7 +39,7 @@ def video_grants(request: TokenRequest) -> api.VideoGrants:
 
 def sign(credentials: Credentials, request: TokenRequest) -> str:
     token = (api.AccessToken(credentials.api_key, credentials.api_secret)
-             .with_identity(request.identity).with_name(request.name)
+             .with_identity(request.identity).with_name(request.display_name)
              .with_metadata(request.metadata).with_grants(video_grants(request))
              .with_ttl(request.valid_for))
     if request.attributes:
@@ -53,4 +59,4 @@ def grants_json(grants: api.VideoGrants) -> dict[str, Any]:
 def connection_details(credentials: Credentials, request: TokenRequest, token: str) -> dict:
     """The reply livekit-client's TokenSource.endpoint reads."""
     return {"server_url": credentials.url, "participant_token": token,
-            "room_name": request.room, "participant_name": request.name or request.identity}
+            "room_name": request.room, "participant_name": request.display_name}
