@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.tokens.serve_helpers import shipped_profiles
+from voice_settings.profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV
+
 # Properties are about inputs, not speed: on a busy machine (CI, two cores) a slow example must
 # not fail a test. Timings belong in bench/.
 settings.register_profile("project", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("project")
-
-from tests.tokens.serve_helpers import shipped_profiles
-from voice_settings.profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV
 
 
 @pytest.fixture
