@@ -195,3 +195,16 @@ async def test_a_profile_outside_the_allowed_list_is_refused_by_voice():
         assert published(stack, attributes.SETTINGS)["profile"] == "snappy"
         follow_up = await stack.openai.wait_for_chat_request(2)
         assert "Cannot switch" in follow_up.tool_results[0]["content"]
+
+
+async def test_a_lone_surrogate_from_a_repaired_tool_call_is_still_published():
+    # `"\ud800"` in the tool-call arguments is refused by the strict parser; the framework's
+    # json_repair fallback then decodes it to a lone surrogate, which reaches switch_profile.
+    async with running_agent(json.dumps({"profile": "snappy"})) as stack:
+        stack.openai.script_tool_call("switch_profile", {"profile": "\ud800"})
+        await user_turn(stack, "switch to whatever mode")
+
+        await until(lambda: published(stack, attributes.ERRORS), "refusal published")
+        errors = published(stack, attributes.ERRORS)
+        assert [(e["field"], e["value"]) for e in errors] == [("profile", "\\ud800")]
+        assert published(stack, attributes.SETTINGS)["profile"] == "snappy"
