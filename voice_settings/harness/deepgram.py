@@ -20,7 +20,8 @@ way a real transcript only follows the audio it transcribes. Pass
 
 Parameters Deepgram refuses are refused at the handshake with HTTP 400 and a
 ``dg-error`` header (e.g. ``utterance_end_ms`` below 1000), so a test can check
-that a misconfiguration surfaces. The API key is never stored: only whether an
+that a misconfiguration surfaces; ``refuse_with="..."`` refuses every handshake that way
+(a Deepgram that will not serve this agent at all). The API key is never stored: only whether an
 ``Authorization`` header was present.
 """
 
@@ -41,9 +42,12 @@ __all__ = ["DeepgramConnection", "DeepgramStandIn", "Utterance"]
 class DeepgramStandIn:
     """Deepgram ``/v1/listen`` websocket on 127.0.0.1; use as ``async with DeepgramStandIn()``."""
 
-    def __init__(self, *, audio_gate_bytes: int = 3200, reject_invalid: bool = True) -> None:
+    def __init__(self, *, audio_gate_bytes: int = 3200, reject_invalid: bool = True,
+                 refuse_with: str | None = None) -> None:
         self.audio_gate_bytes = audio_gate_bytes
         self.reject_invalid = reject_invalid
+        self.refuse_with = refuse_with
+        """When set, every handshake is refused with HTTP 400 and this ``dg-error``."""
         self.connections: list[DeepgramConnection] = []
         self.pending: list[Utterance] = []
         self.delivered: list[Utterance] = []
@@ -231,6 +235,10 @@ class DeepgramStandIn:
             conn.rejected = "missing Authorization header"
             self._changed.notify()
             return web.Response(status=401, headers={**headers, "dg-error": conn.rejected})
+        if self.refuse_with is not None:
+            conn.rejected = self.refuse_with
+            self._changed.notify()
+            return web.Response(status=400, headers={**headers, "dg-error": conn.rejected})
         if self.reject_invalid and (err := validate_params(params)):
             conn.rejected = err
             self._changed.notify()
