@@ -12,7 +12,7 @@ session, because changing Deepgram's endpointing mid-stream loses the utterance 
 from __future__ import annotations
 
 import logging
-import warnings
+import sys
 
 from dotenv import load_dotenv
 from livekit.agents import (
@@ -28,22 +28,16 @@ from livekit.agents import (
 )
 from livekit.plugins import deepgram, openai, silero
 
-# The plugin calls itself deprecated in favour of the bundled detector, which is our fallback;
-# it still provides the multilingual model, and importing it registers it for download-files.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", "`livekit.plugins.turn_detector` is deprecated",
-                            DeprecationWarning)
-    from livekit.plugins import turn_detector as _turn_detector  # noqa: F401
-
 from voice_settings import VoiceSettings
 from voice_settings.runtime.call_settings import CallSettings
 from voice_settings.runtime.caller import (
     caller_identity,
+    caller_metadata,
     end_job_when_session_closes,
     run_while_present,
     wait_for_caller,
 )
-from voice_settings.runtime.config import AgentConfig
+from voice_settings.runtime.config import AgentConfig, problem_before_start
 from voice_settings.runtime.publisher import SettingsPublisher
 from voice_settings.runtime.session_options import (
     agent_session_options,
@@ -51,10 +45,13 @@ from voice_settings.runtime.session_options import (
     openai_llm_options,
     openai_tts_options,
 )
-from voice_settings.runtime.turn_detector import load_turn_detector
+from voice_settings.runtime.turn_detector import import_plugin_if_usable, load_turn_detector
 
 load_dotenv(".env.local")
 logger = logging.getLogger("settings-agent")
+# The multilingual turn-detector plugin, for download-files to fetch its model and for the worker
+# to run it; without its files it is left out, or its runners fail at start with tracebacks.
+import_plugin_if_usable(sys.argv[1] if len(sys.argv) > 1 else None)
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -82,7 +79,7 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     identity = participant.identity
 
-    call = CallSettings(identity=identity, participant_metadata=participant.metadata,
+    call = CallSettings(identity=identity, participant_metadata=caller_metadata(ctx, participant),
                         dispatch_metadata=ctx.job.metadata, profiles=profiles,
                         switchable_profiles=config.switchable(profiles))
     publisher = SettingsPublisher(call)
@@ -142,4 +139,8 @@ def switch_profile_tool(call: CallSettings) -> FunctionTool:
 
 
 if __name__ == "__main__":
+    # Checked here, in the main process before the worker registers: a broken profile would
+    # otherwise fail every job process's prewarm, and the framework restarts those in a loop.
+    if (problem := problem_before_start(sys.argv[1] if len(sys.argv) > 1 else None)):
+        sys.exit(f"cannot start the agent: {problem}")
     cli.run_app(server)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 import pytest
 from livekit.agents import AgentSession
+from livekit.agents.ipc.mock_room import create_mock_room
+from livekit.agents.testing import fake_job_context
 from livekit.agents.voice.events import CloseEvent, CloseReason
 
-from voice_settings.runtime.caller import caller_identity, end_job_when_session_closes
+from voice_settings.runtime.caller import (
+    caller_identity,
+    caller_metadata,
+    end_job_when_session_closes,
+)
 
 
 @pytest.mark.parametrize("dispatch, identity", [
@@ -45,3 +53,18 @@ def test_a_closed_session_ends_the_job_with_the_reason(reason, ends):
     session.emit("close", CloseEvent(reason=reason))
 
     assert job.reasons == ([f"session closed: {reason.value}"] if ends else [])
+
+
+async def test_console_mode_has_no_metadata_and_says_so(caplog):
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
+    console_user = create_mock_room().remote_participants["PA_mock_user"]  # what console hands
+    with fake_job_context() as console_job:  # console mode runs a fake job
+        assert caller_metadata(console_job, console_user) == ""
+        text_user = SimpleNamespace(identity="alice", metadata='{"endpointingMs": 300}')
+        assert caller_metadata(console_job, text_user) == text_user.metadata
+
+    real_job = SimpleNamespace(is_fake_job=lambda: False)
+    odd = SimpleNamespace(identity="alice", metadata=MagicMock())
+    assert caller_metadata(real_job, odd) is odd.metadata, "elsewhere it is bad input"
+    said = [r for r in caplog.records if "no metadata" in r.getMessage()]
+    assert [r.participant for r in said] == ["mock_user"]

@@ -35,6 +35,22 @@ def caller_identity(dispatch_metadata: Any) -> str | None:
     return None
 
 
+def caller_metadata(ctx: Any, participant: Any) -> Any:
+    """The caller's metadata; in console mode none.
+
+    Console mode runs the job as the framework's fake job (`ctx.is_fake_job()`, which the
+    framework itself reads as "console mode") in a mock room whose participant's metadata is a
+    MagicMock, not text. That is the absence of metadata, not bad input: it is read as empty,
+    with one info line. Anywhere else, metadata that is not text is rejected as bad input.
+    """
+    metadata = participant.metadata
+    if ctx.is_fake_job() and not isinstance(metadata, str | bytes):
+        logger.info("%s has no metadata (console mode); using the operator's settings",
+                    participant.identity, extra={"participant": participant.identity})
+        return ""
+    return metadata
+
+
 async def wait_for_caller(ctx: Any, *, identity: str | None,
                           timeout: float) -> rtc.RemoteParticipant | None:
     """The participant (the one named, else the first to join), or None when nobody came within
