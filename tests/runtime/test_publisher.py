@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 
+from livekit.rtc._proto import ffi_pb2
+
 from voice_settings import ProfileStore
 from voice_settings.runtime import attributes
 from voice_settings.runtime.call_settings import CallSettings
@@ -154,3 +156,27 @@ async def test_after_the_last_try_it_gives_up_with_one_error_until_the_next_chan
     await asyncio.wait_for(publisher.wait_until_applied(), 5)
     await publisher.aclose()
     assert digest_in(publications[-1]) == attributes.instructions_digest("Next.")
+
+
+async def test_mapping_metadata_with_surrogates_is_still_published():
+    # Metadata handed over as a Mapping (a dispatch dict, a console) skips the JSON reader that
+    # refuses lone surrogates; its rejected values still reach voice.errors.
+    call = CallSettings(identity="alice", dispatch_metadata={"greeting": "\udfff"},
+                        participant_metadata={"systemPrompt": "Hi \ud800", "\ud83d": 1},
+                        profiles=PROFILES)
+    publisher = SettingsPublisher(call)
+    published: list[dict[str, str]] = []
+
+    async def publish_like_the_ffi(attrs: dict[str, str]) -> None:
+        request = ffi_pb2.FfiRequest()
+        for key, value in attrs.items():
+            entry = request.set_local_attributes.attributes.add()
+            entry.key, entry.value = key, value
+        published.append(attrs)
+
+    publisher.start(noop_apply, publish_like_the_ffi)
+    await asyncio.wait_for(publisher.wait_until_applied(), 5)
+    await publisher.aclose()
+    errors = json.loads(published[-1][attributes.ERRORS])
+    assert {(e["field"], e["value"]) for e in errors} == {
+        ("instructions", "Hi \\ud800"), ("greeting", "\\udfff")}
