@@ -15,7 +15,8 @@ session, because changing Deepgram's endpointing mid-stream loses the utterance 
 from __future__ import annotations
 
 import logging
-import warnings
+import multiprocessing
+import sys
 
 from dotenv import load_dotenv
 from livekit.agents import (
@@ -31,17 +32,16 @@ from livekit.agents import (
 )
 from livekit.plugins import deepgram, openai
 
-# The plugin calls itself deprecated in favour of the bundled detector, which is our fallback;
-# it still provides the multilingual model, and importing it registers it for download-files.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", "`livekit.plugins.turn_detector` is deprecated",
-                            DeprecationWarning)
-    from livekit.plugins import turn_detector as _turn_detector  # noqa: F401
-
 from voice_settings import VoiceSettings
 from voice_settings.runtime.call_settings import CallSettings
-from voice_settings.runtime.caller import caller_identity, run_while_present, wait_for_caller
-from voice_settings.runtime.config import AgentConfig
+from voice_settings.runtime.caller import (
+    caller_identity,
+    caller_metadata,
+    end_job_when_session_closes,
+    run_while_present,
+    wait_for_caller,
+)
+from voice_settings.runtime.config import AgentConfig, problem_before_start
 from voice_settings.runtime.process_models import ProcessModels
 from voice_settings.runtime.profile_watch import ProfileWatch, fresh_profiles
 from voice_settings.runtime.publisher import SettingsPublisher
@@ -51,10 +51,20 @@ from voice_settings.runtime.session_options import (
     openai_llm_options,
     openai_tts_options,
 )
+from voice_settings.runtime.turn_detector import import_plugin_if_usable
 from voice_settings.runtime.turn_timing import TurnTiming
 
 load_dotenv(".env.local")
 logger = logging.getLogger("settings-agent")
+COMMAND = sys.argv[1] if len(sys.argv) > 1 else None  # start, dev, console, download-files
+# The multilingual turn-detector plugin, for download-files to fetch its model and for the worker
+# to run it; without its files it is left out, or its runners fail at start with tracebacks.
+import_plugin_if_usable(COMMAND)
+# Checked once, in the main process (`python agent.py start` and `python -m livekit.agents start
+# agent.py` alike) before the worker registers: a broken profile would otherwise fail every job
+# process's setup, and the framework restarts those in a loop.
+if multiprocessing.parent_process() is None and (problem := problem_before_start(COMMAND)):
+    sys.exit(f"cannot start the agent: {problem}")
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -86,7 +96,7 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     identity = participant.identity
 
-    call = CallSettings(identity=identity, participant_metadata=participant.metadata,
+    call = CallSettings(identity=identity, participant_metadata=caller_metadata(ctx, participant),
                         dispatch_metadata=ctx.job.metadata, profiles=profiles,
                         switchable_profiles=config.switchable(profiles))
     publisher = SettingsPublisher(call)
@@ -110,6 +120,7 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown("participant gone before the session started")
         return
 
+    end_job_when_session_closes(ctx, session, identity)
     publisher.start(apply_instructions=agent.update_instructions,
                     publish=ctx.room.local_participant.set_attributes)
     ctx.add_shutdown_callback(publisher.aclose)

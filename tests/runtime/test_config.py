@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voice_settings import ProfileStore
-from voice_settings.runtime.config import DEFAULT_WAIT_TIMEOUT, AgentConfig
+from voice_settings.runtime.config import (
+    DEFAULT_WAIT_TIMEOUT,
+    WORKER_COMMANDS,
+    AgentConfig,
+    problem_before_start,
+)
 
 
 @pytest.mark.parametrize("raw, seconds", [("30", 30.0), ("0.5", 0.5), ("soon", 120.0),
@@ -44,3 +49,21 @@ def test_switchable_profiles_are_those_named_that_exist():
     assert AgentConfig.from_env({}).switchable(profiles) == profiles.names()
     named = AgentConfig.from_env({"VOICE_SWITCHABLE_PROFILES": " patient, nope ,,snappy"})
     assert named.switchable(profiles) == ["patient", "snappy"]
+
+
+@pytest.mark.parametrize("command", WORKER_COMMANDS)
+def test_a_worker_does_not_start_with_a_missing_default_profile(command):
+    problem = problem_before_start(command, {"VOICE_DEFAULT_PROFILE": "nope"})
+    assert problem is not None and "nope.toml" in problem and "does not exist" in problem
+    assert problem_before_start(command, {}) is None
+
+
+@pytest.mark.parametrize("command", ["download-files", "--help", None])
+def test_commands_that_run_no_job_need_no_profiles(command):
+    assert problem_before_start(command, {"VOICE_DEFAULT_PROFILE": "nope"}) is None
+
+
+def test_an_unreadable_profile_is_named(tmp_path):
+    (tmp_path / "default.toml").mkdir()  # exists, cannot be read as a file
+    problem = problem_before_start("start", {"VOICE_PROFILES_DIR": str(tmp_path)})
+    assert problem is not None and "default.toml" in problem

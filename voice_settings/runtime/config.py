@@ -10,6 +10,10 @@
 | `DEEPGRAM_BASE_URL`         | a Deepgram-compatible service (Deepgram's own when unset)       |
 
 `OPENAI_BASE_URL` and the API keys are read by the plugins themselves.
+
+Profiles that cannot be loaded stop the worker before it starts (`problem_before_start`): each job
+process loads them again in its setup, and a setup that raises makes the framework replace the
+process at once, in a loop, printing the same error each time.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV, ProfileStore
+from ..profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV, ProfileError, ProfileStore
 
 DEFAULT_AGENT_NAME = "settings-agent"
 DEFAULT_WAIT_TIMEOUT = 120.0
+WORKER_COMMANDS = ("start", "dev", "console", "connect")
+"""`python agent.py <command>` forms that run jobs (download-files and --help load no profile)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,20 @@ class AgentConfig:
     def deepgram_endpoint(self) -> dict[str, str]:
         """Keyword arguments that point `deepgram.STT` at DEEPGRAM_BASE_URL, when set."""
         return {"base_url": self.deepgram_base_url} if self.deepgram_base_url else {}
+
+
+def problem_before_start(command: str | None,
+                         env: Mapping[str, str] | None = None) -> str | None:
+    """Why a worker for `command` must not start (the file and the problem), or None."""
+    if command not in WORKER_COMMANDS:
+        return None
+    try:
+        AgentConfig.from_env(env).load_profiles()
+    except ProfileError as exc:
+        return str(exc)
+    except OSError as exc:  # a profile that exists but cannot be read
+        return f"{exc.filename}: {exc.strerror}"
+    return None
 
 
 def _positive_seconds(raw: str | None) -> float | None:
