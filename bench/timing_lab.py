@@ -1,12 +1,12 @@
 """Measure what each timing setting does, with the timing lab, and write bench/TIMING.md.
 
-    .venv/bin/python bench/timing_lab.py [--repeat 3] [--jobs 1] [--out bench/TIMING.md]
+    .venv/bin/python bench/timing_lab.py [--repeat 2] [--sweep-repeat 1] [--jobs 1]
 
 Runs the lab (`python -m voice_settings lab`, the real agent in fresh processes against the
 listening Deepgram stand-in) over: every profile on three scenarios; sweeps of
 min_endpointing_delay ("vad" and "model") and endpointing_ms ("stt"), fitting slope and offset;
 the hesitation pause at which each profile starts cutting in; preemptive generation on and off.
-Real time: about 25 minutes with the defaults on 2 cores. Run it on a quiet machine: a
+Real time: about 45 minutes with the defaults (--jobs 1) on 2 cores. Run it on a quiet machine: a
 starved VAD falls behind real time and inflates every delay.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -33,8 +34,40 @@ ENDPOINTINGS = (100, 300, 600, 1000, 1500)
 PAUSES = (0.3, 0.6, 1.0, 1.5, 2.5)
 
 
+CACHE = HERE / ".timing_cache.json"  # sections already measured, so a failed run resumes
+
+
+NOTES = """## Reading these numbers
+
+- **"vad"**: the agent answers after Silero's end of speech (0.55 s of silence) plus the wait, so
+  `min_endpointing_delay` below about 0.5 s changes little, and above it every extra second of
+  wait is about a second more before the caller hears the answer.
+- **"stt"**: the final transcript comes `endpointing_ms` after the speech, so the answer follows it
+  one for one.
+- **"model"** with the bundled `v1-mini` detector and espeak-ng speech: the detector judged these
+  synthetic sentences unfinished, so the agent waited `max_endpointing_delay` every time (the
+  flat line). With human speech it ends turns sooner; measure your own recordings with
+  `--wav FILE --text "..."`. `max_endpointing_delay` is what a caller waits when it misjudges.
+- **Preemptive generation** sends the LLM request at the final transcript, before the wait ends:
+  with instant stand-ins that saves little of the first audio, with a real LLM it saves the
+  model's time to first token (try `--llm-latency 0.6`).
+- **Backchannels**: an "mm-hm" 1.5 s into the answer pauses the agent when
+  `min_interruption_duration` is short enough, and it resumes after `false_interruption_timeout`.
+"""
+
+
 def lab(profiles: list[str], sets: list[str], scenarios: list[str], pauses: list[float],
         repeat: int, jobs: int) -> list[dict[str, Any]]:
+    key = json.dumps([profiles, sets, scenarios, pauses, repeat])
+    cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    if key not in cache:
+        cache[key] = _measure(profiles, sets, scenarios, pauses, repeat, jobs)
+        CACHE.write_text(json.dumps(cache))
+    return cache[key]
+
+
+def _measure(profiles: list[str], sets: list[str], scenarios: list[str], pauses: list[float],
+             repeat: int, jobs: int) -> list[dict[str, Any]]:
     store = ProfileStore.load()
     settings = plan.settings_sets(profiles, sets, store)
     trials = plan.trials(settings, scenarios, pauses, repeat)
@@ -109,7 +142,10 @@ def cut_in_section(repeat: int, jobs: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="sessions per profile and scenario, and per preemptive case x2 (2)")
+    parser.add_argument("--sweep-repeat", type=int, default=1,
+                        help="sessions per point of the sweeps and the cut-in table (1)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=str(HERE / "TIMING.md"))
     args = parser.parse_args()
@@ -117,18 +153,19 @@ def main() -> int:
 
     profiles = lab(list(PROFILES), [], list(plan.DEFAULT_SCENARIOS), [], args.repeat, args.jobs)
     report.plot(profiles, HERE / "timing_profiles.png", "pause length (s)")
+    sweep_repeat = args.sweep_repeat
     vad, vad_runs = sweep_section("min_endpointing_delay, turn detection \"vad\"",
-                                  "min_endpointing_delay", DELAYS, "vad", args.repeat,
+                                  "min_endpointing_delay", DELAYS, "vad", sweep_repeat,
                                   args.jobs, [])
     model, model_runs = sweep_section("min_endpointing_delay, turn detection \"model\"",
-                                      "min_endpointing_delay", DELAYS, "model", args.repeat,
+                                      "min_endpointing_delay", DELAYS, "model", sweep_repeat,
                                       args.jobs, [])
     stt, stt_runs = sweep_section("endpointing_ms, turn detection \"stt\"", "endpointing_ms",
-                                  ENDPOINTINGS, "stt", args.repeat, args.jobs,
+                                  ENDPOINTINGS, "stt", sweep_repeat, args.jobs,
                                   ["min_endpointing_delay=0.2"])
     report.plot(vad_runs, HERE / "timing_min_delay_vad.png", "min_endpointing_delay (s)",
                 {r["label"]: v for v, r in zip(DELAYS, vad_runs, strict=True)})
-    cut_ins = cut_in_section(args.repeat, args.jobs)
+    cut_ins = cut_in_section(sweep_repeat, args.jobs)
     preemptive = lab([], ["preemptive_generation=true,false", "turn_detection=vad",
                           "min_endpointing_delay=1.0"], ["question"], [], args.repeat * 2,
                      args.jobs)
@@ -138,7 +175,8 @@ def main() -> int:
         "# What the timing settings do: measured with the timing lab", "",
         f"Written by `{' '.join(['python', *sys.argv])}` on {dt.date.today()} "
         f"({platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-        f"{minutes:.0f} min, --jobs {args.jobs}, --repeat {args.repeat}). Each session is the "
+        f"{minutes:.0f} min, --jobs {args.jobs}, --repeat {args.repeat}, --sweep-repeat "
+        f"{args.sweep_repeat}). Each session is the "
         "real agent in a fresh process hearing espeak-ng speech through the real Silero VAD; "
         "the Deepgram stand-in finalizes after `endpointing_ms` of silence (never sooner than "
         "100 ms); LLM and TTS stand-ins answer at once (add `--llm-latency`/`--tts-latency` to "
@@ -154,8 +192,9 @@ def main() -> int:
         "## Preemptive generation", "", "```sh",
         "python -m voice_settings lab --scenario question --set preemptive_generation=true,false "
         f"--set turn_detection=vad --set min_endpointing_delay=1.0 --repeat {args.repeat * 2}",
-        "```", "", "```text", report.table(preemptive), "```", ""])
+        "```", "", "```text", report.table(preemptive), "```", "", NOTES])
     Path(args.out).write_text(text, encoding="utf-8")
+    CACHE.unlink(missing_ok=True)
     print(f"wrote {args.out} in {minutes:.1f} min")
     return 0
 

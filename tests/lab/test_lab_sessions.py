@@ -51,8 +51,7 @@ def test_the_lab_command_prints_one_json_document(tmp_path):
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     labels = [run["label"] for run in document["runs"]]
-    assert labels == ["min_endpointing_delay=0.3 turn_detection=vad",
-                      "min_endpointing_delay=0.9 turn_detection=vad"]
+    assert labels == ["min_endpointing_delay=0.3", "min_endpointing_delay=0.9"]
     low, high = document["runs"]
     assert low["turns"] == high["turns"] == 1
     assert high["first_audio_ms"]["p50"] > low["first_audio_ms"]["p50"]

@@ -19,14 +19,19 @@ STORE = ProfileStore.load()
 def test_profiles_times_sweeps_make_the_columns():
     sets = plan.settings_sets(["snappy", "patient"],
                               ["endpointing_ms=100,300", "turnDetection=vad"], STORE)
+    # the label names what differs; turn_detection=vad is shared and shows in the settings rows
     assert [s.label for s in sets] == [
-        "snappy endpointing_ms=100 turn_detection=vad", "snappy endpointing_ms=300 "
-        "turn_detection=vad", "patient endpointing_ms=100 turn_detection=vad",
-        "patient endpointing_ms=300 turn_detection=vad"]
+        "snappy endpointing_ms=100", "snappy endpointing_ms=300",
+        "patient endpointing_ms=100", "patient endpointing_ms=300"]
     assert sets[0].participant_metadata() == {"profile": "snappy", "endpointing_ms": 100,
                                               "turn_detection": "vad"}
     assert sets[3].timing()["min_endpointing_delay"] == STORE.values("patient")[
         "min_endpointing_delay"]
+
+
+def test_a_single_set_of_values_is_labelled_by_all_of_them():
+    [only] = plan.settings_sets([], ["turn_detection=vad", "min_endpointing_delay=0.8"], STORE)
+    assert only.label == "turn_detection=vad min_endpointing_delay=0.8"
 
 
 def test_no_profile_and_no_sweep_is_one_default_column():

@@ -97,13 +97,17 @@ def settings_sets(profiles: Sequence[str], set_items: Sequence[str],
     """Every profile (or none) x every combination of swept values, validated."""
     swept = sweeps(set_items)
     names = [field for field, _ in swept]
+    # A label names what differs between the columns; a value every column shares is shown in
+    # the settings rows below the figures.
+    varying = [field for field, values in swept if len(values) > 1] or names
     found = []
     for profile in list(dict.fromkeys(profiles)) or [None]:
         if profile is not None and profile not in store:
             raise UsageError(f"unknown profile {profile!r}; known: {', '.join(store.names())}")
         for combination in itertools.product(*(values for _, values in swept)):
             values = dict(zip(names, combination, strict=True))
-            label = " ".join([profile or "", *(f"{k}={_shown(v)}" for k, v in values.items())])
+            label = " ".join([profile or "", *(f"{k}={_shown(v)}" for k, v in values.items()
+                                               if k in varying)])
             found.append(_validated(SettingsSet(label.strip() or "default", profile, values),
                                     store))
     return found

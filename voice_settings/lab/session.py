@@ -31,10 +31,12 @@ CALLER = "caller"
 # The agent hears the microphone about 0.14 s late (capture, resampling, 50 ms STT chunks): a
 # turn committed this soon after the caller resumed was decided during the pause.
 CUT_IN_GRACE_S = 0.3
-BACKCHANNEL_AFTER_S = 0.5  # into the agent's answer
-# A reply long enough to still be speaking when the backchannel comes (60 ms a character).
-REPLY = ("Sure. We open at nine in the morning tomorrow, and the kitchen serves breakfast "
-         "until eleven.")
+# Into the agent's answer, past the framework's 1 s backchannel boundary at the start of a turn.
+BACKCHANNEL_AFTER_S = 1.5
+REPLY = "Sure, we open at nine."
+# Long enough (60 ms a character, 8 s at most) to still be speaking when the backchannel comes.
+LONG_REPLY = ("Sure. We open at nine in the morning tomorrow, the kitchen serves breakfast until "
+              "eleven, and lunch starts at noon on the terrace if the weather holds.")
 SETTLE_S = 4.0  # after the last expected event, how long to wait for more
 
 
@@ -68,7 +70,8 @@ async def run_trial(trial: dict[str, Any]) -> SessionResult:
     import agent  # the project's agent: its setup function and entrypoint, unchanged
 
     scenario = scenario_for(trial)
-    openai = OpenAIStandIn(default_reply=lambda _req: REPLY, ms_per_char=60, max_audio_s=8.0,
+    reply = LONG_REPLY if trial["scenario"] == "backchannel" else REPLY
+    openai = OpenAIStandIn(default_reply=lambda _req: reply, ms_per_char=60, max_audio_s=8.0,
                            llm_latency_s=trial.get("llm_latency_s", 0.0),
                            tts_latency_s=trial.get("tts_latency_s", 0.0))
     participant = {**trial["participant_metadata"], "greeting": ""}
