@@ -40,7 +40,12 @@ with warnings.catch_warnings():
 
 from voice_settings import VoiceSettings
 from voice_settings.runtime.call_settings import CallSettings
-from voice_settings.runtime.caller import caller_identity, run_while_present, wait_for_caller
+from voice_settings.runtime.caller import (
+    caller_identity,
+    end_job_when_session_closes,
+    run_while_present,
+    wait_for_caller,
+)
 from voice_settings.runtime.config import AgentConfig
 from voice_settings.runtime.process_models import ProcessModels
 from voice_settings.runtime.profile_watch import ProfileWatch, fresh_profiles
@@ -110,6 +115,7 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown("participant gone before the session started")
         return
 
+    end_job_when_session_closes(ctx, session, identity)
     publisher.start(apply_instructions=agent.update_instructions,
                     publish=ctx.room.local_participant.set_attributes)
     ctx.add_shutdown_callback(publisher.aclose)

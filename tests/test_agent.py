@@ -10,8 +10,9 @@ import logging
 
 import pytest
 
-from tests.agent_helpers import published, running_agent, settled, until, user_turn
-from voice_settings.harness import OfflineStack
+import agent
+from tests.agent_helpers import TIMEOUT, published, running_agent, settled, until, user_turn
+from voice_settings.harness import DeepgramStandIn, OfflineStack
 from voice_settings.runtime import attributes
 
 ALICE = {"endpointingMs": 300, "utteranceEndMs": 1200, "minEndpointingDelay": 0.8,
@@ -195,3 +196,44 @@ async def test_a_profile_outside_the_allowed_list_is_refused_by_voice():
         assert published(stack, attributes.SETTINGS)["profile"] == "snappy"
         follow_up = await stack.openai.wait_for_chat_request(2)
         assert "Cannot switch" in follow_up.tool_results[0]["content"]
+
+
+async def test_a_lone_surrogate_from_a_repaired_tool_call_is_still_published():
+    # `"\ud800"` in the tool-call arguments is refused by the strict parser; the framework's
+    # json_repair fallback then decodes it to a lone surrogate, which reaches switch_profile.
+    async with running_agent(json.dumps({"profile": "snappy"})) as stack:
+        stack.openai.script_tool_call("switch_profile", {"profile": "\ud800"})
+        await user_turn(stack, "switch to whatever mode")
+
+        await until(lambda: published(stack, attributes.ERRORS), "refusal published")
+        errors = published(stack, attributes.ERRORS)
+        assert [(e["field"], e["value"]) for e in errors] == [("profile", "\\ud800")]
+        assert published(stack, attributes.SETTINGS)["profile"] == "snappy"
+
+
+async def test_a_caller_who_leaves_after_the_start_ends_the_job(caplog):
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
+    async with running_agent(json.dumps(ALICE)) as stack:
+        await stack.room.leave("alice")
+
+        reason = await stack.wait_for_shutdown_request(timeout=TIMEOUT)
+        assert "participant_disconnected" in reason
+        ended = [r for r in caplog.records if "ending the job" in r.getMessage()]
+        assert [r.participant for r in ended] == ["alice"]
+
+
+async def test_a_session_closed_by_an_unrecoverable_stt_error_ends_the_job(caplog):
+    # A 400 at the handshake is not retryable: the framework opens a new stream after each
+    # refusal and closes the session after its fourth failure in a row (about 3 s here).
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
+    refusing = DeepgramStandIn(refuse_with="No such model/language/tier combination found.")
+    async with OfflineStack(deepgram=refusing) as stack:
+        stack.start(agent.entrypoint, setup=agent.server.setup_fnc)
+        await stack.room.join("alice", metadata=json.dumps(ALICE))
+
+        reason = await stack.wait_for_shutdown_request(timeout=120)  # a safety net only
+        assert reason.startswith("session closed: error (stt_error: ")
+        assert "400" in reason
+        assert len(refusing.connections) > 1 and all(c.rejected for c in refusing.connections)
+        ended = [r for r in caplog.records if "ending the job" in r.getMessage()]
+        assert [(r.participant, r.levelname) for r in ended] == [("alice", "WARNING")]

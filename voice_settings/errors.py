@@ -55,12 +55,16 @@ def _jsonable(value: Any) -> Any:
     return shown(value)
 
 
+def encodable(text: str) -> str:
+    """`text` as UTF-8 can carry it: a lone surrogate (what a JSON escape such as "\\ud800"
+    decodes to; no log, protobuf or app can encode it) is written out as the escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def shown(value: Any) -> str:
     """A value as the user wrote it, shortened for messages and logs."""
     if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        # A JSON escape such as "\ud800" decodes to a lone surrogate that no log can encode.
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = encodable(value if len(value) <= 60 else value[:57] + "...")
         return f'"{text}"' if len(value) <= 60 else f'"{text}" ({len(value)} characters)'
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]

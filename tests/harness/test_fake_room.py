@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from livekit import rtc
 from livekit.agents.testing import fake_job_context
 
@@ -68,6 +69,20 @@ async def test_connect_join_wait_for_participant_and_updates() -> None:
     await room.disconnect()
     assert not room.isconnected()
     assert states == [rtc.ConnectionState.CONN_DISCONNECTED]
+
+
+async def test_the_agents_updates_fail_where_the_ffi_would_refuse_them() -> None:
+    # Even without the echo (which builds protobuf events too), as the real FFI request does.
+    room = FakeRoom(name="r1", agent_identity="agent-x", echo_local_updates=False)
+    await room.connect("ws://example.invalid", "tok")
+    local = room.local_participant
+    for update in (local.set_attributes({"voice.errors": "\ud800"}),
+                   local.set_attributes({"\udfff": "v"}),
+                   local.set_metadata("\ud800"), local.set_name("\ud800")):
+        with pytest.raises(UnicodeEncodeError):
+            await update
+    assert (local.attribute_updates, local.metadata_updates, local.name_updates) == ([], [], [])
+    await room.disconnect()
 
 
 async def test_user_microphone_is_a_real_audio_stream() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from unittest.mock import MagicMock
 
 import pytest
+from livekit.agents import AgentSession
+from livekit.agents.voice.events import CloseEvent, CloseReason
 
-from voice_settings.runtime.caller import caller_identity
+from voice_settings.runtime.caller import caller_identity, end_job_when_session_closes
 
 
 @pytest.mark.parametrize("dispatch, identity", [
@@ -20,3 +22,26 @@ from voice_settings.runtime.caller import caller_identity
 ])
 def test_the_dispatch_may_name_the_caller(dispatch, identity):
     assert caller_identity(dispatch) == identity
+
+
+class RecordingJob:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def shutdown(self, reason: str = "") -> None:
+        self.reasons.append(reason)
+
+
+@pytest.mark.parametrize("reason, ends", [
+    (CloseReason.PARTICIPANT_DISCONNECTED, True),
+    (CloseReason.ERROR, True),
+    (CloseReason.TASK_COMPLETED, True),
+    (CloseReason.JOB_SHUTDOWN, False),  # the job is what ended the session
+])
+def test_a_closed_session_ends_the_job_with_the_reason(reason, ends):
+    job, session = RecordingJob(), AgentSession()
+    end_job_when_session_closes(job, session, "alice")
+
+    session.emit("close", CloseEvent(reason=reason))
+
+    assert job.reasons == ([f"session closed: {reason.value}"] if ends else [])

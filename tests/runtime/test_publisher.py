@@ -9,15 +9,16 @@ import logging
 from voice_settings import ProfileStore
 from voice_settings.runtime import attributes
 from voice_settings.runtime.call_settings import CallSettings
-from voice_settings.runtime.publisher import SettingsPublisher
+from voice_settings.runtime.publisher import PublishRetry, SettingsPublisher
 
 PROFILES = ProfileStore.load()
 
 
-def following(metadata: str) -> tuple[CallSettings, SettingsPublisher]:
+def following(metadata: str, retry: PublishRetry | None = None,
+              ) -> tuple[CallSettings, SettingsPublisher]:
     call = CallSettings(identity="alice", participant_metadata=metadata, dispatch_metadata="",
                         profiles=PROFILES)
-    publisher = SettingsPublisher(call)
+    publisher = SettingsPublisher(call, retry=retry or PublishRetry())
     call.on_change = publisher.notify
     return call, publisher
 
@@ -77,3 +78,79 @@ async def test_wait_until_applied_waits_for_a_change_notified_after_it_settled()
     await asyncio.wait_for(waiter, 5)
     assert applied == ["Later."]
     await publisher.aclose()
+
+
+FAST = PublishRetry(first_delay_s=0.01, max_delay_s=0.04, max_attempts=5)
+
+
+def failing(times: int, publications: list[dict[str, str]]):
+    """A publish callable that fails `times` times, then records what it publishes."""
+    calls = [0]
+
+    async def publish(attrs: dict[str, str]) -> None:
+        calls[0] += 1
+        if calls[0] <= times:
+            raise ConnectionError(f"publish refused ({calls[0]})")
+        publications.append(attrs)
+
+    return publish, calls
+
+
+async def noop_apply(text: str) -> None:
+    pass
+
+
+def test_the_backoff_doubles_up_to_its_ceiling():
+    policy = PublishRetry()
+    assert [policy.delay_s(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 8, 8]
+
+
+async def test_a_failed_publish_is_retried_until_it_goes_through(caplog):
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
+    publications: list[dict[str, str]] = []
+    publish, calls = failing(3, publications)
+    call, publisher = following(json.dumps({"systemPrompt": "Start."}), FAST)
+
+    publisher.start(noop_apply, publish)
+    await asyncio.wait_for(publisher.wait_until_applied(), 5)
+    await publisher.aclose()
+
+    assert calls[0] == 4 and publications == [publisher.attributes()]
+    failures = [r for r in caplog.records if "publish" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].levelno == logging.WARNING
+    assert failures[0].participant == "alice"
+
+
+async def test_a_retry_publishes_the_latest_state_and_a_change_resets_the_count():
+    publications: list[dict[str, str]] = []
+    publish, calls = failing(FAST.max_attempts - 1, publications)
+    call, publisher = following(json.dumps({"systemPrompt": "Start."}), FAST)
+
+    publisher.start(noop_apply, publish)
+    async with asyncio.timeout(5):
+        while calls[0] < FAST.max_attempts - 2:  # failing, not yet given up
+            await asyncio.sleep(0.005)
+    call.metadata_changed(json.dumps({"systemPrompt": "Changed while failing."}))
+    await asyncio.wait_for(publisher.wait_until_applied(), 5)
+    await publisher.aclose()
+
+    assert len(publications) == 1, "given up before the change, or published twice"
+    assert digest_in(publications[0]) == attributes.instructions_digest("Changed while failing.")
+
+
+async def test_after_the_last_try_it_gives_up_with_one_error_until_the_next_change(caplog):
+    caplog.set_level(logging.INFO, logger="voice_settings.runtime")
+    publications: list[dict[str, str]] = []
+    publish, calls = failing(FAST.max_attempts, publications)
+    call, publisher = following(json.dumps({"systemPrompt": "Start."}), FAST)
+
+    publisher.start(noop_apply, publish)
+    await asyncio.wait_for(publisher.wait_until_applied(), 5)
+    assert calls[0] == FAST.max_attempts and publications == []
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "gave up" in errors[0].getMessage()
+
+    call.metadata_changed(json.dumps({"systemPrompt": "Next."}))
+    await asyncio.wait_for(publisher.wait_until_applied(), 5)
+    await publisher.aclose()
+    assert digest_in(publications[-1]) == attributes.instructions_digest("Next.")

@@ -23,7 +23,8 @@ delivers as soon as a connection is open).
 
 Parameters Deepgram refuses are refused at the handshake with HTTP 400 and a
 ``dg-error`` header (e.g. ``utterance_end_ms`` below 1000), so a test can check
-that a misconfiguration surfaces. The API key is never stored: only whether an
+that a misconfiguration surfaces; ``refuse_with="..."`` refuses every handshake that way
+(a Deepgram that will not serve this agent at all). The API key is never stored: only whether an
 ``Authorization`` header was present.
 """
 
@@ -65,12 +66,15 @@ class DeepgramStandIn(ScriptedTranscripts):
         reject_invalid: bool = True,
         listen: bool = False,
         speech_threshold_dbfs: float = SPEECH_THRESHOLD_DBFS,
+        refuse_with: str | None = None,
     ) -> None:
         self.audio_gate_bytes = audio_gate_bytes
         self.reject_invalid = reject_invalid
         self.listen = listen
         self.speech_threshold_dbfs = speech_threshold_dbfs
         self.expected: deque[ExpectedWords] = deque()  # listening mode: words not heard yet
+        self.refuse_with = refuse_with
+        """When set, every handshake is refused with HTTP 400 and this ``dg-error``."""
         self.connections: list[DeepgramConnection] = []
         self.pending: list[Utterance] = []
         self.delivered: list[Utterance] = []
@@ -197,6 +201,10 @@ class DeepgramStandIn(ScriptedTranscripts):
             conn.rejected = "missing Authorization header"
             self._changed.notify()
             return web.Response(status=401, headers={**headers, "dg-error": conn.rejected})
+        if self.refuse_with is not None:
+            conn.rejected = self.refuse_with
+            self._changed.notify()
+            return web.Response(status=400, headers={**headers, "dg-error": conn.rejected})
         err = validate_params(params)
         if err and (self.reject_invalid or self.listen):  # listening needs valid options
             conn.rejected = err

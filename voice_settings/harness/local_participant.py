@@ -22,7 +22,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from livekit import rtc
-from livekit.rtc._proto import handle_pb2, participant_pb2, room_pb2, track_pb2
+from livekit.rtc._proto import ffi_pb2, handle_pb2, participant_pb2, room_pb2, track_pb2
 
 from .records import AudioRecording, RecordedStream, SentData
 
@@ -78,16 +78,25 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
 
     # -- participant state ---------------------------------------------------------
 
+    # Each update first builds the FFI request the real method sends, so what the FFI refuses
+    # (protobuf raises UnicodeEncodeError for a lone surrogate) fails here too, unrecorded.
+
     async def set_attributes(self, attributes: dict[str, str]) -> None:
+        request = ffi_pb2.FfiRequest()
+        for key, value in attributes.items():
+            entry = request.set_local_attributes.attributes.add()
+            entry.key, entry.value = key, value
         self.attribute_updates.append(dict(attributes))
         merged = {**self.attributes, **attributes}
         self._fake_room._emit_attributes(self.identity, merged, attributes)
 
     async def set_metadata(self, metadata: str) -> None:
+        ffi_pb2.FfiRequest().set_local_metadata.metadata = metadata
         self.metadata_updates.append(metadata)
         self._fake_room._emit_metadata(self.identity, metadata)
 
     async def set_name(self, name: str) -> None:
+        ffi_pb2.FfiRequest().set_local_name.name = name
         self.name_updates.append(name)
         self._fake_room._emit_name(self.identity, name)
 

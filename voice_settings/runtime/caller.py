@@ -1,7 +1,9 @@
-"""Waiting for the caller: the participant whose settings the session is built from.
+"""The caller and the job's life: the participant whose settings the session is built from.
 
 The wait is bounded. A caller who leaves, or a room that closes, before the session has started
-ends the job cleanly with a log line, never with a traceback.
+ends the job cleanly with a log line, never with a traceback. Once started, the session decides:
+when it closes for good (the caller left, or a provider failed past the framework's retries),
+the job ends too, instead of sitting in the room until the room closes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from livekit import rtc
+from livekit.agents import AgentSession
+from livekit.agents.voice.events import CloseEvent, CloseReason
 
 from ..parsing import decode
 
@@ -84,3 +88,20 @@ async def run_while_present(room: rtc.Room, identity: str, step: Awaitable[Any])
     finally:
         room.off("participant_disconnected", on_left)
         room.off("connection_state_changed", on_state)
+
+
+def end_job_when_session_closes(ctx: Any, session: AgentSession, identity: str) -> None:
+    """Call `ctx.shutdown` with the reason as soon as the session closes, with one log line."""
+
+    def on_close(event: CloseEvent) -> None:
+        if event.reason is CloseReason.JOB_SHUTDOWN:
+            return  # the job is ending already; that is why the session closed
+        why = event.reason.value
+        if event.error is not None:
+            why += f" ({event.error.type}: {event.error.error})"
+        level = logging.WARNING if event.reason is CloseReason.ERROR else logging.INFO
+        logger.log(level, "session closed for %s: %s; ending the job", identity, why,
+                   extra={"participant": identity, "close_reason": event.reason.value})
+        ctx.shutdown(f"session closed: {why}")
+
+    session.on("close", on_close)
