@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from livekit import rtc
@@ -29,12 +30,28 @@ from .records import AudioRecording, RecordedStream, SentData
 if TYPE_CHECKING:
     from .room import FakeRoom
 
-__all__ = ["AudioRecording", "RecordedStream", "RecordingLocalParticipant", "SentData"]
+__all__ = [
+    "AudioRecording",
+    "RecordedStream",
+    "RecordingLocalParticipant",
+    "SentData",
+    "attributes_request",
+]
 
 
 def _owned_handle(handle_id: int = 0) -> handle_pb2.FfiOwnedHandle:
     # handle 0 is INVALID_HANDLE: FfiHandle.dispose() never drops it
     return handle_pb2.FfiOwnedHandle(id=handle_id)
+
+
+def attributes_request(attributes: Mapping[str, str]) -> ffi_pb2.FfiRequest:
+    """The FFI request ``LocalParticipant.set_attributes`` sends; raises what protobuf raises
+    (``UnicodeEncodeError`` for a lone surrogate, ``TypeError`` for a value that is not text)."""
+    request = ffi_pb2.FfiRequest()
+    for key, value in attributes.items():
+        entry = request.set_local_attributes.attributes.add()
+        entry.key, entry.value = key, value
+    return request
 
 
 class RecordingLocalParticipant(rtc.LocalParticipant):
@@ -82,10 +99,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
     # (protobuf raises UnicodeEncodeError for a lone surrogate) fails here too, unrecorded.
 
     async def set_attributes(self, attributes: dict[str, str]) -> None:
-        request = ffi_pb2.FfiRequest()
-        for key, value in attributes.items():
-            entry = request.set_local_attributes.attributes.add()
-            entry.key, entry.value = key, value
+        attributes_request(attributes)
         self.attribute_updates.append(dict(attributes))
         merged = {**self.attributes, **attributes}
         self._fake_room._emit_attributes(self.identity, merged, attributes)
