@@ -20,13 +20,13 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from livekit.agents.cli.log import JsonFormatter
 
 from tests.hostile_payloads import HostilePayloads, Payload
+from tests.log_capture import project_logs_only_into
 from tests.strategies import BUG_MARKERS
 from voice_settings import ProfileStore, resolve
 from voice_settings.errors import METADATA, SettingsError, encodable
@@ -116,21 +116,8 @@ class FormattingHandler(logging.Handler):
             self.failures.append(f"log: an ERROR line: {record.getMessage()[:200]}")
 
 
-@contextlib.contextmanager
-def formatted_logs() -> Iterator[FormattingHandler]:
-    """The project's loggers at INFO, into a `FormattingHandler` only, for the run."""
-    handler = FormattingHandler()
-    project = logging.getLogger("voice_settings")
-    saved = project.level, project.propagate
-    project.setLevel(logging.INFO)
-    project.propagate = False
-    project.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        project.removeHandler(handler)
-        project.setLevel(saved[0])
-        project.propagate = saved[1]
+def formatted_logs() -> contextlib.AbstractContextManager[FormattingHandler]:
+    return project_logs_only_into(FormattingHandler())
 
 
 def publishable(attrs: dict[str, str]) -> list[str]:
