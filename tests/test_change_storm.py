@@ -12,7 +12,7 @@ CI_CHANGES = 200
 async def test_a_storm_of_changes_ends_with_the_last_valid_instructions_in_order():
     with counted_logs() as logs:
         async with running_agent(start_metadata()) as stack:
-            report = await ChangeStorm(stack, seed=20261201).run(CI_CHANGES, turn_every=50)
+            report = await ChangeStorm(stack, seed=20261201).run(CI_CHANGES, turn_every=100)
 
     assert report.changes == CI_CHANGES and len(report.kinds) == 5
     refused = CI_CHANGES - report.kinds["new instructions"] - report.kinds["timing only"]

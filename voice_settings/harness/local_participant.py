@@ -80,6 +80,9 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
         self._fake_room = room
         self.record_audio = record_audio
         self.attribute_updates: list[dict[str, str]] = []
+        self.failed_attribute_updates: list[dict[str, str]] = []  # see fail_attribute_updates
+        self._failing_attribute_updates = 0
+        self._attribute_update_error: Exception = ConnectionError()
         self.metadata_updates: list[str] = []
         self.name_updates: list[str] = []
         self.published_tracks: list[rtc.LocalTrackPublication] = []
@@ -98,8 +101,18 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
     # Each update first builds the FFI request the real method sends, so what the FFI refuses
     # (protobuf raises UnicodeEncodeError for a lone surrogate) fails here too, unrecorded.
 
+    def fail_attribute_updates(self, count: int, error: Exception | None = None) -> None:
+        """The next ``count`` attribute updates raise ``error`` (default: ``ConnectionError``),
+        unrecorded, as when the FFI or the server cannot take them."""
+        self._failing_attribute_updates = count
+        self._attribute_update_error = error or ConnectionError("attribute update failed")
+
     async def set_attributes(self, attributes: dict[str, str]) -> None:
         attributes_request(attributes)
+        if self._failing_attribute_updates > 0:
+            self._failing_attribute_updates -= 1
+            self.failed_attribute_updates.append(dict(attributes))
+            raise self._attribute_update_error
         self.attribute_updates.append(dict(attributes))
         merged = {**self.attributes, **attributes}
         self._fake_room._emit_attributes(self.identity, merged, attributes)
