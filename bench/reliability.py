@@ -51,7 +51,7 @@ async def run_storm(changes: int, seed: int) -> dict:
     with counted_logs() as logs:  # the agent's decisions, counted instead of printed
         async with running_agent(start_metadata()) as stack:
             storm = ChangeStorm(stack, seed=seed)
-            report = await storm.run(changes, turn_every=100, trace_memory=True)
+            report = await storm.run(changes, turn_every=100, trace_memory=True, idle_s=5)
     result = report.as_dict()
     result["final_in_force"] = report.llm_versions[-1] == report.last_valid
     result["log_lines"] = dict(logs.lines.most_common(8))

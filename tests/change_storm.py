@@ -96,8 +96,10 @@ class ChangeStorm:
         self.report = StormReport()
         self._digests = {attributes.instructions_digest(prompt(0)): 0}
 
-    async def run(self, changes: int, *, turn_every: int, trace_memory: bool = False
-                  ) -> StormReport:
+    async def run(self, changes: int, *, turn_every: int, trace_memory: bool = False,
+                  idle_s: float = 0.0) -> StormReport:
+        """`changes` changes, a turn every `turn_every`; measures after `idle_s` of quiet (for
+        audio queued while the process ran behind real time to drain)."""
         report = self.report
         await self.checkpoint()  # the session's own start-up tasks have settled
         if trace_memory:
@@ -120,6 +122,7 @@ class ChangeStorm:
             if n % turn_every == 0 or n == changes:
                 await self.checkpoint()
         report.seconds = time.monotonic() - began
+        await asyncio.sleep(idle_s)
         report.last_valid = self.version
         gc.collect()
         report.history_items_after = len(history.items)
@@ -236,8 +239,9 @@ def own_objects() -> dict[str, int]:
 
 
 def _tasks() -> tuple[int, list[str]]:
+    """Tasks alive, and what each runs (the coroutine's name, which a task name may not say)."""
     tasks = [t for t in asyncio.all_tasks() if not t.done()]
-    return len(tasks), [t.get_name() for t in tasks]
+    return len(tasks), [getattr(t.get_coro(), "__qualname__", t.get_name()) for t in tasks]
 
 
 def _rss_kib() -> int:

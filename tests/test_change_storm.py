@@ -24,10 +24,11 @@ async def test_a_storm_of_changes_ends_with_the_last_valid_instructions_in_order
     assert report.published_versions[-1] == report.last_valid
     assert report.backwards == 0
     assert report.unknown_publications == 0
-    # Nothing accumulates: tasks, the project's own objects; the framework's chat history
+    # Nothing accumulates with the changes: tasks (a few come and go with turns), the
+    # project's own objects; the framework's chat history
     # grows by one entry per applied update (and a turn's messages), and the LLM is sent
     # the conversation, not that history.
-    assert report.tasks_after <= report.tasks_before
+    assert report.tasks_after <= report.tasks_before + 3, report.tasks_added  # a turn's own
     for name, count in report.own_objects_after.items():
         assert count <= report.own_objects_before.get(name, 0) + 2, name
     applied = len(set(report.published_versions))

@@ -114,20 +114,26 @@ async def test_llm_errors_are_retried_and_the_caller_gets_the_answer(logs):
         assert stack.shutdown_reasons == []
 
 
-async def test_an_llm_that_keeps_failing_loses_that_turn_only(logs):
+async def test_an_llm_or_tts_that_fails_every_retry_loses_that_reply_only(logs):
     async with running_agent(CALLER) as stack:
         for _ in range(4):  # the first request and the framework's 3 retries
             stack.openai.script_error(500, "The server had an error")
         await user_turn(stack, "first question")
-        await stack.openai.wait_for_chat_request(4, timeout=TIMEOUT)
         [given_up] = await until(lambda: lines(logs, "Error in _llm_inference_task"),
-                                 "the turn given up", timeout=TIMEOUT)
+                                 "the LLM given up", timeout=TIMEOUT)
         assert "after 4 attempts" in str(given_up.exc_info[1])
+        assert len(stack.openai.chat_requests) == 4 and len(lines(logs, RETRIES)) == 3
 
+        for _ in range(4):
+            stack.openai.script_speech_error(500, "The server had an error")
         await user_turn(stack, "second question")
-        await until(lambda: heard(stack, "second question"), "the next answer played")
-        assert not heard(stack, "first question")
-        assert len(lines(logs, RETRIES)) >= 3
+        await until(lambda: lines(logs, "Error in _tts_inference_task"), "the TTS given up",
+                    timeout=TIMEOUT)
+        assert len(lines(logs, "failed to synthesize speech")) == 3
+
+        await user_turn(stack, "third question")
+        await until(lambda: heard(stack, "third question"), "the next answer played")
+        assert not heard(stack, "first question") and not heard(stack, "second question")
         assert stack.shutdown_reasons == []
 
 
@@ -158,36 +164,18 @@ async def test_a_hanging_llm_times_out_after_10_s_and_is_retried(logs):
         assert "retrying in 0.1s" in retry.getMessage()
 
 
-@pytest.mark.parametrize("partial", ["", "Let me check"])
-async def test_a_stream_that_breaks_off(logs, partial):
+async def test_a_stream_that_breaks_off_is_retried_until_part_of_the_answer_is_out(logs):
     async with running_agent(CALLER) as stack:
-        stack.openai.script_broken_stream(partial)
+        stack.openai.script_broken_stream("")  # nothing out yet: retried, and answered
         await user_turn(stack, "hello")
+        await until(lambda: heard(stack, "You said: hello"), "the answer played")
+        assert len(stack.openai.chat_requests) == 2 and len(lines(logs, RETRIES)) == 1
 
-        if not partial:  # nothing said yet: retried, and answered
-            await until(lambda: heard(stack, "You said: hello"), "the answer played")
-            assert len(stack.openai.chat_requests) == 2
-        else:  # part of the answer was out: not retried
-            await until(lambda: lines(logs, "unrecoverable") or lines(logs, "llm_error")
-                        or heard(stack, partial), "the stream given up")
-            assert len(stack.openai.chat_requests) == 1
-        assert stack.shutdown_reasons == []
-
-
-# --- TTS --------------------------------------------------------------------------------------
-
-async def test_tts_that_keeps_failing_loses_that_reply_only(logs):
-    async with running_agent(CALLER) as stack:
-        for _ in range(4):
-            stack.openai.script_speech_error(500, "The server had an error")
-        await user_turn(stack, "first question")
-        await until(lambda: len(stack.openai.speech_requests) >= 4, "4 speech requests")
-
-        await until(lambda: lines(logs, "failed to synthesize speech")
-                    and len(lines(logs, "failed to synthesize speech")) >= 3, "retries logged")
-        await user_turn(stack, "second question")
-        await until(lambda: heard(stack, "second question"), "the next answer played")
-        assert not heard(stack, "first question")
+        stack.openai.script_broken_stream("Let me check")  # the caller hears that much
+        await user_turn(stack, "and now?")
+        await until(lambda: heard(stack, "Let me check"), "the partial answer played")
+        await until(lambda: lines(logs, "Error in _llm_inference_task"), "the stream given up")
+        assert len(stack.openai.chat_requests) == 3 and len(lines(logs, RETRIES)) == 1
         assert stack.shutdown_reasons == []
 
 
