@@ -36,3 +36,19 @@ def test_settings_reference_table_matches_the_model():
 def test_agent_attributes_are_documented():
     for name in (attributes.SETTINGS, attributes.PENDING, attributes.ERRORS, TIMING):
         assert f"`{name}`" in README
+
+
+RELIABILITY = (ROOT / "docs" / "RELIABILITY.md").read_text(encoding="utf-8")
+NOT_ON_THIS_BRANCH_YET = {"tests/tokens/test_serve_hostile.py"}  # the token server's fuzz
+
+
+def test_the_reliability_document_cites_tests_that_exist():
+    cited = re.findall(r"`((?:tests/)?[\w/]+\.py)::(\w+)", RELIABILITY)
+    assert len(cited) >= 15
+    for path, name in cited:
+        path = path if path.startswith("tests/") else f"tests/{path}"
+        if path in NOT_ON_THIS_BRANCH_YET and not (ROOT / path).exists():
+            continue
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert re.search(rf"^(async )?def {name}\(", source, re.M), f"{path}::{name}"
+    assert "docs/RELIABILITY.md" in README

@@ -47,7 +47,8 @@ class RecordingJob:
     (CloseReason.JOB_SHUTDOWN, False),  # the job is what ended the session
 ])
 async def test_a_closed_session_ends_the_job_with_the_reason(reason, ends):
-    # async: AgentSession() takes the running event loop
+    # async: AgentSession() takes the current event loop, which a sync test only has by the
+    # luck of what ran before it (after an async test, pytest-asyncio leaves none).
     job, session = RecordingJob(), AgentSession()
     end_job_when_session_closes(job, session, "alice")
 

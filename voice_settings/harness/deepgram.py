@@ -24,8 +24,9 @@ delivers as soon as a connection is open).
 Parameters Deepgram refuses are refused at the handshake with HTTP 400 and a
 ``dg-error`` header (e.g. ``utterance_end_ms`` below 1000), so a test can check
 that a misconfiguration surfaces; ``refuse_with="..."`` refuses every handshake that way
-(a Deepgram that will not serve this agent at all). The API key is never stored: only whether an
-``Authorization`` header was present.
+(a Deepgram that will not serve this agent at all). ``await standin.drop()`` closes the newest
+open connection from the server side mid-stream (a Deepgram that drops the call). The API key
+is never stored: only whether an ``Authorization`` header was present.
 """
 
 from __future__ import annotations
@@ -147,6 +148,19 @@ class DeepgramStandIn(ScriptedTranscripts):
             return None
 
         return await self._changed.wait_for(_get, timeout=timeout, what="a matching message")
+
+    # -- faults --------------------------------------------------------------------
+
+    async def drop(self, *, code: int = 1011, reason: str = "internal error") -> DeepgramConnection:
+        """Close the newest open connection from the server side, mid-stream, with websocket
+        close ``code`` (Deepgram closes with 1011 after an internal error, 1008 on audio it
+        cannot decode). Returns it; its ``dropped`` is the code."""
+        conn = next((c for c in reversed(self.connections) if c.is_open), None)
+        if conn is None or conn._ws is None:
+            raise RuntimeError("no open connection to drop")
+        conn.dropped = code
+        await conn._ws.close(code=code, message=reason.encode())
+        return conn
 
     # -- listening -----------------------------------------------------------------
 

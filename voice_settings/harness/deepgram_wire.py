@@ -154,6 +154,7 @@ class DeepgramConnection:
     opened_at: float = field(default_factory=time.monotonic)
     closed: bool = False
     close_code: int | None = None
+    dropped: int | None = None  # the close code, when the stand-in dropped it (`drop()`)
     _ws: web.WebSocketResponse | None = field(default=None, repr=False)
     _outbox: asyncio.Queue[str | None] | None = field(default=None, repr=False)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from livekit import rtc
@@ -29,12 +30,28 @@ from .records import AudioRecording, RecordedStream, SentData
 if TYPE_CHECKING:
     from .room import FakeRoom
 
-__all__ = ["AudioRecording", "RecordedStream", "RecordingLocalParticipant", "SentData"]
+__all__ = [
+    "AudioRecording",
+    "RecordedStream",
+    "RecordingLocalParticipant",
+    "SentData",
+    "attributes_request",
+]
 
 
 def _owned_handle(handle_id: int = 0) -> handle_pb2.FfiOwnedHandle:
     # handle 0 is INVALID_HANDLE: FfiHandle.dispose() never drops it
     return handle_pb2.FfiOwnedHandle(id=handle_id)
+
+
+def attributes_request(attributes: Mapping[str, str]) -> ffi_pb2.FfiRequest:
+    """The FFI request ``LocalParticipant.set_attributes`` sends; raises what protobuf raises
+    (``UnicodeEncodeError`` for a lone surrogate, ``TypeError`` for a value that is not text)."""
+    request = ffi_pb2.FfiRequest()
+    for key, value in attributes.items():
+        entry = request.set_local_attributes.attributes.add()
+        entry.key, entry.value = key, value
+    return request
 
 
 class RecordingLocalParticipant(rtc.LocalParticipant):
@@ -63,6 +80,9 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
         self._fake_room = room
         self.record_audio = record_audio
         self.attribute_updates: list[dict[str, str]] = []
+        self.failed_attribute_updates: list[dict[str, str]] = []  # see fail_attribute_updates
+        self._failing_attribute_updates = 0
+        self._attribute_update_error: Exception = ConnectionError()
         self.metadata_updates: list[str] = []
         self.name_updates: list[str] = []
         self.published_tracks: list[rtc.LocalTrackPublication] = []
@@ -81,11 +101,18 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
     # Each update first builds the FFI request the real method sends, so what the FFI refuses
     # (protobuf raises UnicodeEncodeError for a lone surrogate) fails here too, unrecorded.
 
+    def fail_attribute_updates(self, count: int, error: Exception | None = None) -> None:
+        """The next ``count`` attribute updates raise ``error`` (default: ``ConnectionError``),
+        unrecorded, as when the FFI or the server cannot take them."""
+        self._failing_attribute_updates = count
+        self._attribute_update_error = error or ConnectionError("attribute update failed")
+
     async def set_attributes(self, attributes: dict[str, str]) -> None:
-        request = ffi_pb2.FfiRequest()
-        for key, value in attributes.items():
-            entry = request.set_local_attributes.attributes.add()
-            entry.key, entry.value = key, value
+        attributes_request(attributes)
+        if self._failing_attribute_updates > 0:
+            self._failing_attribute_updates -= 1
+            self.failed_attribute_updates.append(dict(attributes))
+            raise self._attribute_update_error
         self.attribute_updates.append(dict(attributes))
         merged = {**self.attributes, **attributes}
         self._fake_room._emit_attributes(self.identity, merged, attributes)

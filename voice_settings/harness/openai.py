@@ -22,7 +22,10 @@ message text the agent sent) and ``ChatRequest.user_texts``.
 Replies are scripted with :meth:`OpenAIStandIn.script_reply` and
 :meth:`OpenAIStandIn.script_tool_call` (consumed one per chat request, in order);
 with nothing scripted, ``default_reply(request)`` answers (by default
-``"You said: <last user text>"``).
+``"You said: <last user text>"``). Failures are scripted the same way:
+:meth:`~OpenAIStandIn.script_error` (an HTTP status), :meth:`~OpenAIStandIn.script_hang` (no
+answer), :meth:`~OpenAIStandIn.script_broken_stream` (a stream that breaks off), and for
+speech requests :meth:`~OpenAIStandIn.script_speech_error`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ._util import DEFAULT_TIMEOUT, LoopbackServer, Notifier
 from .openai_wire import (
     TTS_SAMPLE_RATE,
     ChatRequest,
+    Failure,
     RecordedRequest,
     Reply,
     SpeechRequest,
@@ -77,7 +81,8 @@ class OpenAIStandIn:
         self.requests: list[RecordedRequest] = []
         self.chat_requests: list[ChatRequest] = []
         self.speech_requests: list[SpeechRequest] = []
-        self._script: list[Reply | tuple[int, str]] = []
+        self._script: list[Reply | Failure] = []
+        self._speech_script: list[Failure] = []
         self._changed = Notifier()
         app = web.Application()
         app.router.add_get("/v1/", self._root)  # openai.TTS.prewarm() warms a connection here
@@ -118,7 +123,21 @@ class OpenAIStandIn:
 
     def script_error(self, status: int = 500, message: str = "scripted failure") -> None:
         """The next chat request fails with HTTP ``status``."""
-        self._script.append((status, message))
+        self._script.append(Failure(status, message))
+
+    def script_hang(self, seconds: float = 3600.0) -> None:
+        """The next chat request is accepted and not answered for ``seconds`` (a model that
+        hangs: the client's timeout decides)."""
+        self._script.append(Failure(hang_s=seconds))
+
+    def script_broken_stream(self, text: str = "") -> None:
+        """The next chat request is answered 200 and streams ``text``, then a line that is not
+        JSON, and ends without ``[DONE]`` (a proxy or provider that breaks off mid-stream)."""
+        self._script.append(Failure(broken_after=text))
+
+    def script_speech_error(self, status: int = 500, message: str = "scripted failure") -> None:
+        """The next speech request fails with HTTP ``status``."""
+        self._speech_script.append(Failure(status, message))
 
     # -- observation -----------------------------------------------------------------
 
@@ -203,16 +222,9 @@ class OpenAIStandIn:
         req = ChatRequest(body=body, received_at=recorded.received_at)
         self.chat_requests.append(req)
         self._changed.notify()
-        reply: Reply | tuple[int, str] = (
-            self._script.pop(0) if self._script else self.default_reply(req)
-        )
-        if isinstance(reply, tuple):
-            status, message = reply
-            return web.json_response(
-                {"error": {"message": message, "type": "server_error", "code": None}},
-                status=status,
-                headers=request_id_header(),
-            )
+        reply: Reply | Failure = self._script.pop(0) if self._script else self.default_reply(req)
+        if isinstance(reply, Failure):
+            return await self._fail(request, req, reply)
         if not body.get("stream"):
             return web.json_response(completion(req, reply), headers=request_id_header())
 
@@ -227,11 +239,35 @@ class OpenAIStandIn:
         await resp.write_eof()
         return resp
 
+    async def _fail(self, request: web.Request, req: ChatRequest,
+                    failure: Failure) -> web.StreamResponse:
+        if failure.hang_s is not None:
+            await asyncio.sleep(failure.hang_s)  # cancelled when the stand-in closes
+        if failure.broken_after is None:
+            return web.json_response(
+                {"error": {"message": failure.message, "type": "server_error", "code": None}},
+                status=failure.status, headers=request_id_header())
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **request_id_header()})
+        await resp.prepare(request)
+        if failure.broken_after:
+            for chunk in stream_chunks(req, failure.broken_after)[:-2]:  # no finish, no usage
+                await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write(b"data: {\"choices\": [{\"delta\": \n\n")
+        await resp.write_eof()
+        return resp
+
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
         body = recorded.body or {}
         rec = SpeechRequest(body=body, received_at=recorded.received_at)
         self.speech_requests.append(rec)
+        if self._speech_script:
+            self._changed.notify()
+            failure = self._speech_script.pop(0)
+            return web.json_response(
+                {"error": {"message": failure.message, "type": "server_error", "code": None}},
+                status=failure.status, headers=request_id_header())
         pcm = self._tone(len(rec.input))
         sse = body.get("stream_format") == "sse"
         ctype = "text/event-stream" if sse else "audio/pcm"

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "ChatRequest",
+    "Failure",
     "RecordedRequest",
     "SpeechRequest",
     "ToolCall",
@@ -112,6 +113,18 @@ class ToolCall:
 
 
 Reply = str | list[ToolCall]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A scripted failure of one request: an HTTP error, no answer, or a broken stream."""
+
+    status: int = 500
+    message: str = "scripted failure"
+    hang_s: float | None = None
+    """Accept the request and answer nothing for this long (the client's timeout decides)."""
+    broken_after: str | None = None
+    """Answer 200 and stream this text, then a line that is not JSON, then end (no [DONE])."""
 
 
 def request_id_header() -> dict[str, str]:

@@ -15,7 +15,8 @@ aiohttp session that plugins take from ``livekit.agents.utils.http_context`` (a
 worker's job process does the same), connects a :class:`FakeRoom` and installs a
 real ``JobContext`` via ``livekit.agents.testing.fake_job_context``.
 
-On exit it shuts down the way a worker's job process does: wait for the
+When the room disconnects, the job ends, as in a worker's job process: ``shutdown_reasons`` gets
+``ROOM_DISCONNECTED``. On exit it shuts down the way a worker's job process does: wait for the
 entrypoint (then cancel it), ``aclose()`` the job's primary ``AgentSession``,
 disconnect the room, run the job's shutdown callbacks, then stop the servers,
 close the http session and restore the environment.
@@ -43,6 +44,8 @@ __all__ = ["OfflineStack"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ROOM_DISCONNECTED = "room disconnected"
+"""The reason recorded when the room disconnects: a job process ends its job then."""
 Entrypoint = Callable[[JobContext], Awaitable[Any]]
 
 
@@ -117,6 +120,8 @@ class OfflineStack:
             self.ctx = self._context.run(job_cm.__enter__)
             self._stack.callback(self._context.run, job_cm.__exit__, None, None, None)
             self.ctx._on_shutdown = self._on_shutdown  # what ctx.shutdown() reports to
+            # A job process ends its job when the room disconnects (job_proc_lazy_main.py).
+            self.room.on("disconnected", lambda *_: self._on_shutdown(ROOM_DISCONNECTED))
         except BaseException:
             await self._stack.aclose()
             raise
@@ -150,7 +155,8 @@ class OfflineStack:
         return self.task
 
     async def wait_for_shutdown_request(self, timeout: float = 10.0) -> str:
-        """Wait until the agent calls ``ctx.shutdown(reason)``; return the reason."""
+        """Wait until the agent calls ``ctx.shutdown(reason)``, or the room disconnects (which
+        ends a job as well: ``ROOM_DISCONNECTED``); return the reason."""
         await asyncio.wait_for(self._shutdown_requested.wait(), timeout)
         return self.shutdown_reasons[-1]
 
