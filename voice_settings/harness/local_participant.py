@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from livekit import rtc
-from livekit.rtc._proto import ffi_pb2, handle_pb2, participant_pb2, room_pb2, track_pb2
+from livekit.rtc._proto import ffi_pb2, participant_pb2, room_pb2, track_pb2
 
+from . import stream_info
+from .ffi_requests import attributes_request, owned_handle
 from .records import AudioRecording, RecordedStream, SentData
 
 if TYPE_CHECKING:
@@ -37,21 +38,6 @@ __all__ = [
     "SentData",
     "attributes_request",
 ]
-
-
-def _owned_handle(handle_id: int = 0) -> handle_pb2.FfiOwnedHandle:
-    # handle 0 is INVALID_HANDLE: FfiHandle.dispose() never drops it
-    return handle_pb2.FfiOwnedHandle(id=handle_id)
-
-
-def attributes_request(attributes: Mapping[str, str]) -> ffi_pb2.FfiRequest:
-    """The FFI request ``LocalParticipant.set_attributes`` sends; raises what protobuf raises
-    (``UnicodeEncodeError`` for a lone surrogate, ``TypeError`` for a value that is not text)."""
-    request = ffi_pb2.FfiRequest()
-    for key, value in attributes.items():
-        entry = request.set_local_attributes.attributes.add()
-        entry.key, entry.value = key, value
-    return request
 
 
 class RecordingLocalParticipant(rtc.LocalParticipant):
@@ -75,7 +61,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
             state=participant_pb2.ParticipantState.PARTICIPANT_STATE_ACTIVE,
             joined_at=int(time.time() * 1000),
         )
-        owned = participant_pb2.OwnedParticipant(handle=_owned_handle(), info=info)
+        owned = participant_pb2.OwnedParticipant(handle=owned_handle(), info=info)
         super().__init__(room._room_queue, owned)
         self._fake_room = room
         self.record_audio = record_audio
@@ -144,7 +130,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
             remote=False,
         )
         pub = rtc.LocalTrackPublication(
-            track_pb2.OwnedTrackPublication(handle=_owned_handle(), info=info)
+            track_pb2.OwnedTrackPublication(handle=owned_handle(), info=info)
         )
         pub._track = track
         track._info.sid = sid
@@ -231,7 +217,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
                 "text", text, topic, list(destination_identities or []), dict(attributes or {})
             )
         )
-        return self._text_info(topic, attributes)
+        return stream_info.text_info(topic, attributes)
 
     async def send_bytes(
         self,
@@ -249,7 +235,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
                 "bytes", data, topic, list(destination_identities or []), dict(attributes or {})
             )
         )
-        return self._byte_info(topic, attributes, name or "unknown", mime_type)
+        return stream_info.byte_info(topic, attributes, name or "unknown", mime_type)
 
     async def stream_text(
         self,
@@ -262,7 +248,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
         rec = RecordedStream(
             topic=topic,
             attributes=dict(attributes or {}),
-            info=self._text_info(topic, attributes),
+            info=stream_info.text_info(topic, attributes),
             sender_identity=sender_identity,
         )
         self.streams.append(rec)
@@ -280,39 +266,13 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
         rec = RecordedStream(
             topic=topic,
             attributes=dict(attributes or {}),
-            info=self._byte_info(topic, attributes, name, mime_type),
+            info=stream_info.byte_info(topic, attributes, name, mime_type),
         )
         self.streams.append(rec)
         return rec  # type: ignore[return-value]  # duck-typed ByteStreamWriter
 
     def streams_on(self, topic: str) -> list[RecordedStream]:
         return [s for s in self.streams if s.topic == topic]
-
-    @staticmethod
-    def _text_info(topic: str, attributes: dict[str, str] | None) -> rtc.TextStreamInfo:
-        return rtc.TextStreamInfo(
-            stream_id=uuid.uuid4().hex,
-            mime_type="text/plain",
-            topic=topic,
-            timestamp=int(time.time() * 1000),
-            size=None,
-            attributes=dict(attributes or {}),
-            attachments=[],
-        )
-
-    @staticmethod
-    def _byte_info(
-        topic: str, attributes: dict[str, str] | None, name: str, mime_type: str | None
-    ) -> rtc.ByteStreamInfo:
-        return rtc.ByteStreamInfo(
-            stream_id=uuid.uuid4().hex,
-            mime_type=mime_type or "application/octet-stream",
-            topic=topic,
-            timestamp=int(time.time() * 1000),
-            size=None,
-            attributes=dict(attributes or {}),
-            name=name,
-        )
 
     # -- rpc -----------------------------------------------------------------------
 
