@@ -43,7 +43,8 @@ class JsonInputError(ValueError):
         self.message, self.value = message, value
 
 
-def _no_constants(name: str) -> Any:
+def refuse_json_constant(name: str) -> Any:
+    """`json.loads(..., parse_constant=)`: NaN and the infinities are not JSON numbers."""
     raise ValueError(f"{name} is not a number JSON allows")
 
 
@@ -100,7 +101,7 @@ def read_json_object(data: str | bytes | bytearray | memoryview, *, what: str = 
     if not text.strip():
         return {}
     try:
-        document = json.loads(text, parse_constant=_no_constants,
+        document = json.loads(text, parse_constant=refuse_json_constant,
                               object_pairs_hook=_unique_keys)
     except RecursionError:
         raise JsonInputError(f"{what} nests arrays and objects more than {MAX_DEPTH} deep",

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import METADATA, SettingsError, closest, describe, shown
-from .json_input import JsonInputError, read_json_object
+from .json_input import JsonInputError, read_json_object, refuse_json_constant
 from .keys import KEY_ALIASES, canonical_key
 from .model import FIELDS, MAX_DELAY, MIN_DELAY, OPERATOR_FIELDS, VoiceSettings
 from .sources import Source
@@ -153,11 +153,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         hint = f"did you mean {KEY_ALIASES[near]}? " if near else ""
         raise ValueError(f"unknown setting {key!r}; {hint}known settings: {', '.join(FIELDS)}")
     try:
-        value = json.loads(raw_value, parse_constant=_no_constants)
+        value = json.loads(raw_value, parse_constant=refuse_json_constant)
     except ValueError:
         value = raw_value
     return name, value
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
