@@ -104,11 +104,16 @@ async def _measured(stack: OfflineStack, scenario: Scenario, started_at: float,
 
 def _turn(stack: OfflineStack, user_end: float) -> TurnTiming:
     requests = [r.received_at for r in stack.openai.chat_requests if r.received_at > user_end]
-    onsets = [t for rec in stack.room.local_participant.audio.values() for t in rec.onsets
-              if t > user_end]
+    onsets = _agent_onsets(stack, after=user_end)
     return TurnTiming(
         response_delay_ms=(min(requests) - user_end) * 1000 if requests else None,
         first_audio_ms=(min(onsets) - user_end) * 1000 if onsets else None)
+
+
+def _agent_onsets(stack: OfflineStack, *, after: float) -> list[float]:
+    """When the agent started to be heard, after monotonic time `after`."""
+    return [t for rec in stack.room.local_participant.audio.values() for t in rec.onsets
+            if t > after]
 
 
 async def _settle(stack: OfflineStack, *, after: float) -> None:
@@ -116,9 +121,7 @@ async def _settle(stack: OfflineStack, *, after: float) -> None:
     deadline = time.monotonic() + SETTLE_S + 10.0
     while time.monotonic() < deadline:
         heard_all = not stack.deepgram.expected  # every word group reached the STT
-        answered = heard_all and any(t > after for rec in
-                                     stack.room.local_participant.audio.values()
-                                     for t in rec.onsets)
+        answered = heard_all and bool(_agent_onsets(stack, after=after))
         quiet = stack.ctx.primary_session.agent_state in ("listening", "idle")
         if answered and quiet:
             return
@@ -147,8 +150,7 @@ async def _backchannel(stack: OfflineStack, scenario: Scenario,
 async def _agent_onset(stack: OfflineStack, *, after: float) -> float | None:
     deadline = time.monotonic() + 15.0
     while time.monotonic() < deadline:
-        onsets = [t for rec in stack.room.local_participant.audio.values() for t in rec.onsets
-                  if t > after]
+        onsets = _agent_onsets(stack, after=after)
         if onsets:
             return min(onsets)
         await asyncio.sleep(0.02)
