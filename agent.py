@@ -42,6 +42,7 @@ from voice_settings.runtime.caller import (
     wait_for_caller,
 )
 from voice_settings.runtime.config import AgentConfig, problem_before_start
+from voice_settings.runtime.end_of_turn import EndOfTurnLog
 from voice_settings.runtime.process_models import ProcessModels
 from voice_settings.runtime.profile_watch import ProfileWatch, fresh_profiles
 from voice_settings.runtime.publisher import SettingsPublisher
@@ -108,8 +109,9 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(profile_watch.aclose)
 
     agent = SettingsAgent(call)
-    session = build_session(call.current.settings, config, models)
-    timing = TurnTiming(identity, publish=ctx.room.local_participant.set_attributes)
+    timing = TurnTiming(identity, publish=ctx.room.local_participant.set_attributes,
+                        turn_detection=call.current.settings.turn_detection)
+    session = build_session(call.current.settings, config, models, timing.end_of_turn)
     timing.follow(session)  # every turn: a log line and the voice.timing attribute
     ctx.add_shutdown_callback(timing.aclose)
     started = await run_while_present(ctx.room, identity, session.start(
@@ -128,11 +130,11 @@ async def entrypoint(ctx: JobContext) -> None:
         session.say(call.current.settings.greeting)
 
 
-def build_session(settings: VoiceSettings, config: AgentConfig,
-                  models: ProcessModels) -> AgentSession:
+def build_session(settings: VoiceSettings, config: AgentConfig, models: ProcessModels,
+                  end_of_turn: EndOfTurnLog | None = None) -> AgentSession:
     """Deepgram STT, OpenAI LLM and TTS, and turn handling, all from the caller's settings,
-    on the process's models."""
-    turn_detector, _ = models.turn_detector.for_session()
+    on the process's models; the end-of-turn model's verdicts are recorded in `end_of_turn`."""
+    turn_detector, _ = models.turn_detector.for_session(end_of_turn)
     return AgentSession(
         stt=deepgram.STT(**deepgram_stt_options(settings), **config.deepgram_endpoint()),
         llm=openai.LLM(**openai_llm_options(settings), **models.openai_options()),
