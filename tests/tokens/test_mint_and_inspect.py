@@ -215,6 +215,18 @@ def test_dev_uses_the_local_dev_server_pair(monkeypatch: pytest.MonkeyPatch) -> 
     verify(reply["access_token"], "devkey", "secret")
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_dev_works_before_or_after_the_command(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """`--dev inspect TOKEN` was read as a mint and failed with "-r/--room is required"."""
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name)
+    token = mint_json("--dev", "-r", "demo", "-i", "alice")["access_token"]
+    argv = ["--dev", "inspect", token] if where == "before" else ["inspect", token, "--dev"]
+    code, out, err = run(*argv, "--json")
+    assert code == 0, err
+    assert json.loads(out)["identity"] == "alice"
+
+
 @pytest.mark.parametrize(("command", "flags"), [
     ([], ["mint", "serve", "update", "inspect", "LIVEKIT_API_SECRET"]),
     (["mint"], ["--room", "--identity", "--name", "--profile", "--set", "--metadata",

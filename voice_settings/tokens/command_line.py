@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import math
 import re
 import textwrap
@@ -177,17 +178,24 @@ EPILOGS = {"mint": MINT_HELP, "update": UPDATE_HELP, "inspect": EXIT_HELP}
 HELP_COMMAND = "help"
 
 
+GLOBAL_FLAGS = frozenset({"--dev"})
+"""Flags every command takes, so they may come before the command too: `--dev inspect TOKEN`."""
+
+
 def explicit_command(argv: list[str]) -> list[str]:
     """`argv` with its command spelled out: mint when it starts with an option (mint takes no
-    positional argument, so a first word is always a command), `help [COMMAND]` as --help."""
+    positional argument, so a first word is always a command), `help [COMMAND]` as --help, and
+    global flags given before the command moved after it, where its parser reads them."""
+    leading = list(itertools.takewhile(GLOBAL_FLAGS.__contains__, argv))
+    argv = argv[len(leading):]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        return ["mint", *argv]
+        return ["mint", *leading, *argv]
     if argv[0] == HELP_COMMAND:
         topic = [word for word in argv[1:2] if word != HELP_COMMAND]
         _check_command(topic)
         return [*topic, "--help"]
     _check_command(argv[:1])
-    return argv
+    return [argv[0], *leading, *argv[1:]]
 
 
 def _check_command(words: list[str]) -> None:
