@@ -33,7 +33,14 @@ from .profiles import (
 )
 from .resolution import Resolution, resolve
 from .schema import participant_schema, reference_markdown, settings_schema
-from .tool_errors import EXIT_FAILURE, EXIT_OK, ToolError, UsageError, print_error
+from .tool_errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ToolError,
+    UsageError,
+    print_error,
+    read_at_most,
+)
 
 
 def _argument_bytes(text: str) -> bytes:
@@ -69,17 +76,6 @@ def _open_input(args: argparse.Namespace) -> Iterator[tuple[BinaryIO, str]]:
         "stdin"
 
 
-def read_document(stream: BinaryIO, what: str, limit: int = MAX_METADATA_BYTES) -> bytes:
-    """All of `stream`, reading at most `limit` + 1 bytes: more is a usage error."""
-    try:
-        data = stream.read(limit + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise UsageError(f"{what} is over the {limit} byte limit (stopped reading there)")
-    return data
-
-
 def jsonl_records(stream: BinaryIO, what: str,
                   limit: int = MAX_METADATA_BYTES) -> Iterator[tuple[int, bytes]]:
     """(line number, record) of each non-blank JSON Lines record: a record ends at "\n", with
@@ -100,7 +96,7 @@ def _payloads(args: argparse.Namespace) -> Iterator[tuple[int | None, bytes]]:
         if args.jsonl:
             yield from jsonl_records(stream, what)
         else:
-            yield None, read_document(stream, what)
+            yield None, read_at_most(stream, what, MAX_METADATA_BYTES)
 
 
 def _resolve(payload: bytes, args: argparse.Namespace, store: ProfileStore) -> Resolution:

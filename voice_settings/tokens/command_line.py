@@ -18,6 +18,8 @@ from .credentials import CREDENTIALS_HELP, DEV_HELP
 from .participant_update import DEFAULT_TIMEOUT_S
 
 DEFAULT_VALID_FOR = "15m"
+MAX_VALID_FOR = dt.timedelta(days=10 * 365)
+"""Longer lifetimes overflow the expiry date (year 9999) well before they mean anything."""
 DEFAULT_PORT = 8081
 
 
@@ -46,6 +48,9 @@ def parse_duration(text: str) -> dt.timedelta:
     seconds = sum(float(n) * unit_seconds[u] for n, u in parts)
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: a token must be valid for some time")
+    if seconds > MAX_VALID_FOR.total_seconds():
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than the longest lifetime "
+                                         f"allowed, {MAX_VALID_FOR.days // 365} years")
     return dt.timedelta(seconds=seconds)
 
 

@@ -12,9 +12,10 @@ import secrets
 import sys
 from collections.abc import Mapping
 
+from ..json_input import MAX_DOCUMENT_BYTES
 from ..profiles import ProfileError, ProfileStore
 from ..resolution import Resolution
-from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError
+from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError, read_at_most
 from . import participant_update, profile_api, settings_input, signing
 from . import report as token_report
 from . import server as token_server
@@ -104,8 +105,24 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+MAX_TOKEN_BYTES = 4 * MAX_DOCUMENT_BYTES
+"""A token carries metadata and attributes (64 KiB each at most), base64url-encoded, and more."""
+
+
+def token_from_stdin() -> str:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # an in-memory text stream
+        return sys.stdin.read(MAX_TOKEN_BYTES + 1).strip()
+    data = read_at_most(stream, "the token on stdin", MAX_TOKEN_BYTES)
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the token on stdin is not UTF-8 text (byte {exc.start}); a token is "
+                         "ASCII, as mint prints it") from None
+
+
 def cmd_inspect(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    token = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
+    token = token_from_stdin() if args.token == "-" else args.token.strip()
     token_report.check_is_token(token)
     credentials = load_credentials(env, dev=args.dev, need_url=False)
     report = token_report.inspect_report(token, credentials, load_profiles())
