@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ..errors import SettingsError, allowed, shown
 from ..json_input import MAX_METADATA_BYTES, JsonInputError, read_json_object
+from ..keys import canonical_key
 from ..profile_files import (
     ProfileFile,
     ProfileLibrary,
@@ -236,7 +237,10 @@ def parse_profile_body(name: str, data: bytes) -> tuple[dict[str, Any], str]:
 
 
 def profile_error(exc: ProfileError, document: dict[str, Any] | None) -> dict[str, Any]:
-    value = document.get(exc.field) if document is not None and exc.field else None
+    value = None
+    if document is not None and exc.field:  # the field may have been sent in another spelling
+        value = next((v for k, v in document.items() if k == exc.field
+                      or canonical_key(k) == exc.field), None)
     message = exc.problem if exc.field else f"{Path(exc.path).name}: {exc.problem}"
     return SettingsError(exc.field or WHOLE_PROFILE, value, message, Source.PROFILE).to_dict()
 
