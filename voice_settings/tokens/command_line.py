@@ -20,7 +20,8 @@ from .participant_update import DEFAULT_TIMEOUT_S
 DEFAULT_VALID_FOR = "15m"
 MAX_VALID_FOR = dt.timedelta(days=10 * 365)
 """Longer lifetimes overflow the expiry date (year 9999) well before they mean anything."""
-DEFAULT_PORT = 8081
+DEFAULT_PORT = 8090
+"""Not 8081: that is the livekit agents worker's health-check port, often on the same host."""
 
 
 def non_empty(text: str) -> str:
@@ -37,6 +38,17 @@ def positive_seconds(text: str) -> float:
     if not (0 < seconds < math.inf):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0, e.g. 2.5")
     return seconds
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number: 0-65535, 0 for any free "
+                                         "one")
+    return port
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -104,8 +116,13 @@ def add_mint_args(parser: argparse.ArgumentParser) -> None:
 
 def add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to bind, 0 for any free one (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT,
+                        help=f"port to bind, 0 for any free one (default {DEFAULT_PORT}; not "
+                        "8081, the agent worker's health-check port)")
+    parser.add_argument("--read-timeout", type=positive_seconds, metavar="SECONDS",
+                        default=token_server.DEFAULT_BODY_TIMEOUT_S,
+                        help="answer 408 to a request whose body has not all arrived after this "
+                        f"long (default {token_server.DEFAULT_BODY_TIMEOUT_S:g})")
     parser.add_argument("--allow-agent", metavar="NAME", action="append", default=[],
                         help="agent names a client may dispatch (repeatable; also "
                         f"{token_server.ENV_ALLOWED_AGENTS}=a,b); others get 403. Default: any")

@@ -77,12 +77,18 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         allowed_agents=token_server.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,
         cors_origins=frozenset(args.cors_origin or ["*"]),
-        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None)
-    # One line per profile written, deleted, reloaded or refused; never a secret.
+        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None,
+        body_timeout_s=args.read_timeout)
+    # One line per request (the access log) and per profile written, deleted, reloaded or
+    # refused; never a secret.
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(token_server.run_server(config, args.host, args.port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(token_server.run_server(config, args.host, args.port))
+    except OSError as exc:  # port in use, an address this host does not have, a bad name
+        raise UsageError(f"cannot serve on {token_server.base_url(args.host, args.port)}: "
+                         f"{exc.strerror or exc}") from None
     return EXIT_OK
 
 

@@ -41,7 +41,7 @@ from ..profiles import (
 )
 from ..schema import profile_schema
 from ..sources import Source
-from .http_errors import HttpError, check_bearer
+from .http_errors import HttpError, check_bearer, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def profile_response(body: dict[str, Any], status: int) -> web.Response:
 async def handle_put(request: web.Request) -> web.Response:
     admin = authorized(request)
     name = requested_name(request)
-    values, description = parse_profile_body(name, await request.read())
+    values, description = parse_profile_body(name, await read_body(request))
     async with admin.lock:
         store = admin.library.current()
         if not store.directory.is_dir():  # an unmounted volume: never write beside the workers
