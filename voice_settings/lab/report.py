@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.end_of_turn import RULES
+from .results import NOT_COMMITTED
 
 SETTING_ROWS = ("turn_detection", "endpointing_ms", "min_endpointing_delay",
                 "max_endpointing_delay", "min_interruption_duration", "preemptive_generation")
@@ -60,7 +61,7 @@ def table(runs: Sequence[dict[str, Any]], conditions: dict[str, Any] | None = No
         ("LLM request p50", [_seconds(r["llm_request_ms"]["p50"]) for r in runs]),
         ("turns ended by", ["" for _ in runs]),
     ]
-    for rule in [*RULES, "unknown"]:
+    for rule in [*RULES, NOT_COMMITTED]:
         if any(r["end_of_turn_rules"].get(rule) for r in runs):
             rows.append((f"  {rule}", [_fraction(r["end_of_turn_rules"].get(rule, 0), r["turns"])
                                         for r in runs]))
