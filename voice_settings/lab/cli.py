@@ -4,11 +4,14 @@
     python -m voice_settings lab --set min_endpointing_delay=0.3,0.8,1.5 --set turn_detection=vad \\
         --scenario hesitation --pause 0.4,0.8,1.2 --plot delay.png
     python -m voice_settings lab --wav my-user.wav --text "I would like to book a table"
+    python -m voice_settings lab --profile snappy --profile patient --record out/   # listen
 
 Each session speaks a scenario to the REAL agent (agent.py, the framework, Silero VAD, the
 turn detector) through offline stand-ins: a Deepgram that listens to the audio and finalizes
 after `endpointing_ms` of silence, and OpenAI LLM/TTS stand-ins with the latencies you give.
-Recognition is not modelled: the words come from the scenario.
+Recognition is not modelled: the words come from the scenario. Sessions run one at a time.
+First audio (the caller's end of speech -> the agent's first audio) leads the table; each
+caller turn says which end-of-turn rule ended it. From Python: `voice_settings.lab.api`.
 """
 
 from __future__ import annotations
