@@ -69,9 +69,20 @@ def render_mint(args: argparse.Namespace, credentials: Credentials,
     return f"{summary}\n\naccess token:\n{token}"
 
 
+def serve_credentials(args: argparse.Namespace, env: Mapping[str, str]) -> Credentials | None:
+    """The LiveKit credentials, or None (said on stderr): the page and the profile API work
+    without them; connection details and calls do not."""
+    try:
+        return load_credentials(env, dev=args.dev)
+    except ToolError as exc:
+        print(f"note: {exc}; POST {token_server.ENDPOINT_PATH} answers 503 and the page cannot "
+              "call until then", file=sys.stderr)
+        return None
+
+
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     config = token_server.ServeConfig(
-        credentials=load_credentials(env, dev=args.dev), profiles=load_profiles(),
+        credentials=serve_credentials(args, env), profiles=load_profiles(),
         bearer_secret=env.get(token_server.ENV_SERVER_SECRET) or None,
         allowed_agents=token_server.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,

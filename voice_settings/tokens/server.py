@@ -20,17 +20,18 @@ from livekit import api
 
 from ..errors import SettingsError
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
-from ..keys import canonical_key
-from ..model import OPERATOR_FIELDS
-from ..parsing import decode
+from ..page.caller import add_caller_routes
+from ..page.lab_runs import LabConfig, LabRuns, add_lab_routes, lab_options
+from ..page.live_update import LiveUpdateConfig, add_live_update_routes
+from ..page.site import PageConfig, add_page_routes
 from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
 from ..sources import Source
-from .credentials import Credentials
+from .credentials import MISSING_CREDENTIALS, Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import HttpError, check_bearer
-from .metadata import over_limit
+from .metadata import OPERATOR_ONLY, operator_settings_in, over_limit
 from .profile_api import ENV_ADMIN_SECRET, PROFILE_API_HELP, ProfileAdminConfig, add_profile_routes
 from .signing import TokenRequest, connection_details, sign
 
@@ -65,7 +66,8 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
 
 @dataclass(frozen=True)
 class ServeConfig:
-    credentials: Credentials
+    credentials: Credentials | None
+    """None: no LiveKit credentials, so connection details answer 503 (the page still works)."""
     profiles: ProfileStore
     bearer_secret: str | None = field(default=None, repr=False)
     allowed_agents: frozenset[str] = frozenset()
@@ -97,7 +99,22 @@ def make_app(config: ServeConfig) -> web.Application:
     app.router.add_post(ENDPOINT_PATH, handle_connection_details)
     app.router.add_route("OPTIONS", ENDPOINT_PATH, handle_preflight)
     app.router.add_get(HEALTH_PATH, handle_health)
+    add_settings_page(app, config)
     return app
+
+
+def add_settings_page(app: web.Application, config: ServeConfig) -> None:
+    """The page at / and what only it needs: caller validation, simulations, live updates."""
+    secret = config.profiles_admin_secret
+    options = lab_options()
+    add_page_routes(app, PageConfig(
+        livekit_url=config.credentials.url if config.credentials else None, admin=bool(secret),
+        connection_bearer=bool(config.bearer_secret), default_agent=config.default_agent,
+        lab_options=options))
+    add_caller_routes(app, app[PROFILES])
+    if secret:
+        add_lab_routes(app, LabConfig(secret, app[PROFILES], LabRuns(options)))
+        add_live_update_routes(app, LiveUpdateConfig(secret, config.credentials, app[PROFILES]))
 
 
 @web.middleware
@@ -124,8 +141,8 @@ def log_unexpected(request: web.Request) -> None:
     """Log the exception being handled, with the secrets it might quote redacted."""
     config = request.app[CONFIG]
     text = traceback.format_exc()
-    for secret in filter(None, (config.credentials.api_secret, config.bearer_secret,
-                                config.profiles_admin_secret)):
+    api_secret = config.credentials.api_secret if config.credentials else None
+    for secret in filter(None, (api_secret, config.bearer_secret, config.profiles_admin_secret)):
         text = text.replace(secret, "[redacted]")
     logger.error("unexpected error answering %s %s:\n%s", request.method, request.path, text)
 
@@ -165,6 +182,9 @@ async def handle_health(request: web.Request) -> web.Response:
 async def handle_connection_details(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     check_bearer(request, config.bearer_secret)
+    if config.credentials is None:
+        raise HttpError(503, f"serve has no LiveKit credentials, so it cannot sign tokens: "
+                        f"{MISSING_CREDENTIALS}")
     body = json_body(await request.read())
     token_request = endpoint_token_request(body, config, request.app[PROFILES].current())
     token = sign(config.credentials, token_request)
@@ -231,18 +251,6 @@ def check_agent(index: int, name: str, allowed: frozenset[str]) -> None:
         raise HttpError(403, message, [SettingsError(field_name, name, message).to_dict()])
 
 
-OPERATOR_ONLY = "may only be set by the operator (profiles), not by a client"
-
-
-def operator_settings_in(metadata: str, source: Source) -> list[SettingsError]:
-    """An error for each operator-only setting in `metadata`, with the value given."""
-    document, _ = decode(metadata)  # unreadable metadata: resolve() reports it as a 400
-    found = {name: value for key, value in (document or {}).items()
-             if (name := canonical_key(key)) in OPERATOR_FIELDS}
-    return [SettingsError(name, found[name], f"{name} {OPERATOR_ONLY}", source)
-            for name in sorted(found)]
-
-
 def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
                               store: ProfileStore) -> None:
     # Operator-only fields choose (paid) models: a browser must not pick them, in either place.
@@ -292,6 +300,7 @@ async def run_server(config: ServeConfig, host: str, port: int) -> None:
     admin = "on" if config.profiles_admin_secret else f"off (set {ENV_ADMIN_SECRET})"
     print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: {agents}; "
           f"profile API {admin})", flush=True)
+    print(f"settings page: {base_url(host, bound_port)}/", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
