@@ -1,0 +1,182 @@
+"""The settings page in real chromium, served by the real token server: forms generated from the
+schema, an assistant created, edited, refused as stale (412) and refused a bad value beside its
+field, a simulation heard and seen, Call explaining why it is off. Each test leaves a picture of
+its panel in docs/images/ for the docs."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+import wave
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.page.browser import chromium, open_page, screenshot
+from tests.tokens.serve_helpers import ADMIN_SECRET, serving_in_thread, shipped_profiles
+from voice_settings.profiles import ProfileStore
+from voice_settings.tokens.server import ServeConfig
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """serve without LiveKit credentials, with the profile API on, over a copy of profiles/."""
+    directory = shipped_profiles(tmp_path_factory.mktemp("page") / "profiles")
+    config = ServeConfig(None, ProfileStore.load(directory, None),
+                         profiles_admin_secret=ADMIN_SECRET)
+    with serving_in_thread(config) as url:
+        yield url
+
+
+def admin_request(base: str, method: str, path: str, body: Any = None,
+                  headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {ADMIN_SECRET}", "Content-Type": "application/json",
+        **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def sign_in(page: Any) -> None:
+    page.fill("#admin-secret", ADMIN_SECRET)
+    page.click("#secret-form button[type=submit]")
+    page.wait_for_selector("#assistant-list button[data-name=default]")
+
+
+def test_forms_are_generated_from_the_schema(browser: Any, base: str) -> None:
+    page, console = open_page(browser, base, width=375)
+    caller = page.locator("#caller-form")
+    for name in ("endpointing_ms", "min_endpointing_delay", "instructions", "turn_detection"):
+        assert caller.locator(f"[name={name}]").count() == 1, name
+    assert caller.locator("[name=stt_model]").count() == 0  # operator-only: not a caller's
+    legends = caller.locator("legend").all_inner_texts()
+    assert legends[:3] == ["Turn-taking", "Interruptions", "Prompt and greeting"]
+    help_text = page.inner_text("#caller-form-endpointing_ms-help")
+    assert "0 to 5000 ms" in help_text and "default 25" in help_text
+    label = page.locator("#caller-form-min_endpointing_delay").evaluate(
+        "e => e.labels[0].textContent")
+    assert label == "min_endpointing_delay (seconds)"
+    # readable at 375 px: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    page.select_option("#caller-form [name=turn_detection]", "vad")
+    page.fill("#caller-form [name=min_endpointing_delay]", "9")
+    page.click("#caller-form button[type=submit]")
+    error = page.locator("#caller-form-min_endpointing_delay-error")
+    error.wait_for(state="visible")
+    assert "5" in error.inner_text()
+    assert page.get_attribute("#caller-form-min_endpointing_delay", "aria-invalid") == "true"
+    page.fill("#caller-form [name=min_endpointing_delay]", "0.8")
+    page.click("#caller-form button[type=submit]")
+    page.wait_for_selector("#caller-status:has-text('Valid')")
+    preview = json.loads(page.inner_text("#caller-metadata"))
+    assert preview == {"turn_detection": "vad", "min_endpointing_delay": 0.8}
+    screenshot(page, "caller", "settings-page-caller.png")
+    assert console.script_errors(400) == []
+
+
+def test_assistant_create_edit_stale_and_bad_value(browser: Any, base: str) -> None:
+    page, console = open_page(browser, base)
+    sign_in(page)
+    form = page.locator("#assistant-form")
+    for name in ("endpointing_ms", "min_endpointing_delay", "instructions", "stt_model"):
+        assert form.locator(f"[name={name}]").count() == 1, name
+
+    page.click("#assistant-new")
+    page.fill("#assistant-name", "page-test")
+    page.fill("#assistant-form [name=description]", "Made by the page test")
+    page.fill("#assistant-form [name=min_endpointing_delay]", "0.8")
+    page.click("#assistant-save")
+    page.wait_for_selector("#assistant-status:has-text('Saved page-test')")
+    status, _, body = admin_request(base, "GET", "/api/profiles/page-test")
+    assert status == 200 and json.loads(body)["values"] == {"min_endpointing_delay": 0.8}
+
+    page.fill("#assistant-form [name=min_endpointing_delay]", "1.0")
+    page.click("#assistant-save")
+    page.wait_for_selector("#assistant-status:has-text('Saved page-test')")
+
+    # Someone else saves a change meanwhile: the page's next save is stale.
+    _, headers, _ = admin_request(base, "GET", "/api/profiles/page-test")
+    status, _, _ = admin_request(base, "PUT", "/api/profiles/page-test",
+                                 {"description": "changed elsewhere", "endpointing_ms": 300},
+                                 {"If-Match": headers["ETag"]})
+    assert status == 200
+    page.fill("#assistant-form [name=min_endpointing_delay]", "1.2")
+    page.click("#assistant-save")
+    conflict = page.locator("#assistant-conflict")
+    conflict.wait_for(state="visible")
+    assert "Someone else changed page-test" in conflict.inner_text()
+    _, _, body = admin_request(base, "GET", "/api/profiles/page-test")
+    assert json.loads(body)["values"]["endpointing_ms"] == 300  # not overwritten silently
+
+    page.click("#assistant-overwrite")
+    page.wait_for_selector("#assistant-status:has-text('Saved page-test')")
+    _, _, body = admin_request(base, "GET", "/api/profiles/page-test")
+    assert json.loads(body)["values"] == {"min_endpointing_delay": 1.2}
+
+    page.fill("#assistant-form [name=endpointing_ms]", "99999")
+    page.click("#assistant-save")
+    error = page.locator("#assistant-form-endpointing_ms-error")
+    error.wait_for(state="visible")
+    assert "5000" in error.inner_text()
+    assert page.get_attribute("#assistant-form-endpointing_ms", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.name") == "endpointing_ms"
+    screenshot(page, "assistants", "settings-page-assistants.png")
+    assert console.script_errors(400, 412) == []
+
+
+def test_call_without_credentials_explains_itself(browser: Any, base: str) -> None:
+    page, console = open_page(browser, base)
+    button = page.locator("#call-start")
+    assert button.is_disabled()
+    notice = page.locator("#call-unavailable")
+    assert notice.is_visible()
+    assert "serve has no LiveKit credentials" in notice.inner_text()
+    assert "LIVEKIT_URL" in notice.inner_text()
+    assert button.get_attribute("aria-describedby") == "call-unavailable"
+    screenshot(page, "call", "settings-page-call.png")
+    assert console.script_errors() == []
+
+
+def test_simulate_plays_the_recording_and_shows_the_timeline(browser: Any, base: str) -> None:
+    page, console = open_page(browser, base)
+    sign_in(page)
+    page.select_option("#caller-form [name=turn_detection]", "vad")
+    page.fill("#caller-form [name=min_endpointing_delay]", "0.6")
+    page.select_option("#sim-source", "caller")
+    page.select_option("#sim-scenario", "question")
+    page.click("#sim-run")
+    audio = page.locator("#sim-results audio")
+    audio.wait_for(state="attached", timeout=120_000)
+    duration = audio.evaluate("""async (a) => {
+        if (a.readyState < 1) await new Promise(r => a.addEventListener('loadedmetadata', r));
+        await a.play();
+        await new Promise(r => setTimeout(r, 300));
+        a.pause();
+        return {duration: a.duration, played: a.currentTime};
+    }""")
+    assert duration["duration"] > 1 and duration["played"] > 0
+    image = page.locator("#sim-results img.timeline")
+    image.wait_for(state="attached")
+    assert image.evaluate("i => i.decode().then(() => i.naturalWidth)") > 100
+    first_audio = page.locator("#sim-results .figures dd").first.inner_text()
+    assert first_audio.endswith(" s")
+
+    recording = urllib.request.urlopen(audio.evaluate("a => a.src"), timeout=30).read()
+    with wave.open(io.BytesIO(recording)) as wav:
+        assert wav.getnchannels() == 2 and wav.getnframes() > 0
+    screenshot(page, "simulate", "settings-page-simulate.png")
+    assert console.script_errors() == []
