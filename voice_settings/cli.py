@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--all", action="store_true",
                         help="every field, including operator-only ones")
     schema.add_argument("--markdown", action="store_true",
-                        help="the settings reference table, as in the README")
+                        help="the settings reference table, as in docs/settings.md")
     profiles = commands.add_parser("profiles", help="list, show or create profiles")
     actions = profiles.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="profile names and descriptions")
