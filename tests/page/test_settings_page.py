@@ -84,6 +84,7 @@ def test_forms_are_generated_from_the_schema(browser: Any, base: str) -> None:
     page.wait_for_selector("#caller-status:has-text('Valid')")
     preview = json.loads(page.inner_text("#caller-metadata"))
     assert preview == {"turn_detection": "vad", "min_endpointing_delay": 0.8}
+    page.set_viewport_size({"width": 1280, "height": 900})
     screenshot(page, "caller", "settings-page-caller.png")
     assert console.script_errors(400) == []
 

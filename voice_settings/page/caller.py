@@ -4,8 +4,8 @@ page's caller panel (and any app's settings screen).
 The body is the participant metadata an app would put into the token (a JSON object; keys that
 name no setting belong to the app and pass through). 200 {"metadata", "settings", "sources",
 "passed_through"}: the metadata text as it would be signed, and what the call would run with;
-400 {"error", "errors": [{field, value, message, source}], "metadata"}: the agent's own messages,
-operator-only settings included. Nothing is signed or stored.
+400 {"error", "errors": [{field, value, message, source}], "metadata"}: the agent's own messages
+(`resolve`), operator-only settings included. Nothing is signed or stored.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from aiohttp import web
 from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..profile_files import ProfileLibrary
 from ..resolution import resolve
-from ..sources import Source
 from ..tokens.http_errors import HttpError
-from ..tokens.metadata import operator_settings_in, over_limit
+from ..tokens.metadata import over_limit
 
 VALIDATE_PATH = "/api/settings/validate"
 LIBRARY = web.AppKey("caller_profiles", ProfileLibrary)
@@ -41,8 +40,7 @@ async def handle_validate(request: web.Request) -> web.Response:
     if problem := over_limit("participant metadata", metadata):
         raise HttpError(413, problem)
     resolution = resolve(participant=metadata or None, profiles=request.app[LIBRARY].current())
-    errors = [e.to_dict() for e in
-              [*operator_settings_in(metadata, Source.PARTICIPANT), *resolution.errors]]
+    errors = [e.to_dict() for e in resolution.errors]
     if errors:
         return web.json_response({"error": "invalid settings", "errors": errors,
                                   "metadata": metadata}, status=400)

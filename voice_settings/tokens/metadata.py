@@ -9,15 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import SettingsError
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
 from ..keys import canonical_key
-from ..model import OPERATOR_FIELDS
-from ..parsing import decode
-from ..sources import Source
 from ..tool_errors import UsageError
-
-OPERATOR_ONLY = "may only be set by the operator (profiles), not by a client"
 
 
 def with_values(document: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,12 +60,3 @@ def encode(document: Mapping[str, Any], what: str) -> str:
     if problem := over_limit(what, text):
         raise UsageError(problem)
     return text
-
-
-def operator_settings_in(metadata: str, source: Source) -> list[SettingsError]:
-    """An error for each operator-only setting in `metadata`, with the value given."""
-    document, _ = decode(metadata)  # unreadable metadata: resolve() reports it as a 400
-    found = {name: value for key, value in (document or {}).items()
-             if (name := canonical_key(key)) in OPERATOR_FIELDS}
-    return [SettingsError(name, found[name], f"{name} {OPERATOR_ONLY}", source)
-            for name in sorted(found)]

@@ -20,10 +20,13 @@ from livekit import api
 
 from ..errors import SettingsError
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
+from ..keys import canonical_key
+from ..model import OPERATOR_FIELDS
 from ..page.caller import add_caller_routes
 from ..page.lab_runs import LabConfig, LabRuns, add_lab_routes, lab_options
 from ..page.live_update import LiveUpdateConfig, add_live_update_routes
 from ..page.site import PageConfig, add_page_routes
+from ..parsing import decode
 from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
@@ -31,7 +34,7 @@ from ..sources import Source
 from .credentials import MISSING_CREDENTIALS, Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import HttpError, check_bearer
-from .metadata import OPERATOR_ONLY, operator_settings_in, over_limit
+from .metadata import over_limit
 from .profile_api import ENV_ADMIN_SECRET, PROFILE_API_HELP, ProfileAdminConfig, add_profile_routes
 from .signing import TokenRequest, connection_details, sign
 
@@ -249,6 +252,18 @@ def check_agent(index: int, name: str, allowed: frozenset[str]) -> None:
         message = f"agent {name!r} is not allowed; allowed: {', '.join(sorted(allowed))}"
         field_name = f"room_config.agents[{index}].agent_name"
         raise HttpError(403, message, [SettingsError(field_name, name, message).to_dict()])
+
+
+OPERATOR_ONLY = "may only be set by the operator (profiles), not by a client"
+
+
+def operator_settings_in(metadata: str, source: Source) -> list[SettingsError]:
+    """An error for each operator-only setting in `metadata`, with the value given."""
+    document, _ = decode(metadata)  # unreadable metadata: resolve() reports it as a 400
+    found = {name: value for key, value in (document or {}).items()
+             if (name := canonical_key(key)) in OPERATOR_FIELDS}
+    return [SettingsError(name, found[name], f"{name} {OPERATOR_ONLY}", source)
+            for name in sorted(found)]
 
 
 def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],

@@ -1,0 +1,152 @@
+"""What `serve` answers for the settings page over real HTTP: the page and its policy, why Call is
+off, caller settings validated with the agent's messages, and the lab runs API's refusals (the
+run itself is heard in test_settings_page.py)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.tokens.serve_helpers import ADMIN, CREDENTIALS, call, config_for
+from voice_settings.page import lab_runs
+from voice_settings.page.site import LIVEKIT_CLIENT, STATIC_DIR, PageConfig, call_problems
+from voice_settings.profiles import ProfileStore
+from voice_settings.resolution import resolve
+from voice_settings.tokens.server import ServeConfig
+
+pytestmark = pytest.mark.usefixtures("clean_profile_env")
+
+
+@pytest.fixture
+async def offline(profiles_copy: Path) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """serve without LiveKit credentials, the profile API (and so the lab) on."""
+    from tests.tokens.serve_helpers import ADMIN_SECRET, serving
+
+    config = ServeConfig(None, ProfileStore.load(profiles_copy, None),
+                         profiles_admin_secret=ADMIN_SECRET)
+    async with serving(config) as base, aiohttp.ClientSession() as session:
+        yield base, session
+
+
+async def test_the_page_is_html_whose_policy_allows_no_inline_code(offline) -> None:
+    base, session = offline
+    async with session.get(base + "/") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        policy = response.headers["Content-Security-Policy"]
+        html = await response.text()
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert "unsafe" not in policy
+    assert "<script>" not in html and not re.search(r"<script(?![^>]*\bsrc=)", html)
+    for path in [STATIC_DIR / "index.html", *STATIC_DIR.glob("js/*.js")]:
+        text = path.read_text()
+        assert not re.search(r"""\sstyle=|\son[a-z]+=["']|innerHTML""", text), path.name
+    async with session.get(base + "/page/js/main.js") as response:
+        assert response.status == 200 and response.content_type == "text/javascript"
+    async with session.get(base + "/page/../site.py") as response:
+        assert response.status == 404
+
+
+async def test_without_credentials_call_is_off_and_says_how(offline) -> None:
+    base, session = offline
+    status, _, info = await call(session, "GET", base + "/api/page")
+    assert status == 200 and info["admin"] is True
+    reasons = [p["reason"] for p in info["call"]["problems"]]
+    assert "serve has no LiveKit credentials" in reasons
+    assert "LIVEKIT_URL" in info["call"]["problems"][0]["how"]
+    status, _, body = await call(session, "POST", base + "/api/connection-details", {})
+    assert status == 503 and "LIVEKIT_URL" in body["error"]
+
+
+def test_without_livekit_client_call_says_which_npm_command(tmp_path: Path) -> None:
+    config = PageConfig(livekit_url=CREDENTIALS.url, admin=True, connection_bearer=False,
+                        default_agent=None, lab_options={},
+                        livekit_client=tmp_path / "missing.mjs")
+    [problem] = call_problems(config)
+    assert problem["reason"] == "livekit-client is not installed"
+    assert "npm ci --prefix" in problem["how"] and problem["how"].rstrip().endswith("page")
+
+
+@pytest.mark.skipif(not LIVEKIT_CLIENT.is_file(), reason="livekit-client not installed "
+                    "(npm ci --prefix voice_settings/page)")
+async def test_livekit_client_is_served_from_node_modules(profiles_copy: Path) -> None:
+    from tests.tokens.serve_helpers import serving
+
+    async with serving(config_for(profiles_copy)) as base, aiohttp.ClientSession() as session:
+        async with session.get(base + "/page/vendor/livekit-client.mjs") as response:
+            assert response.status == 200 and response.content_type == "text/javascript"
+            assert "TokenSourceCustom" in await response.text()
+        _, _, info = await call(session, "GET", base + "/api/page")
+        assert info["call"]["problems"] == []
+        connect = response.headers["Content-Security-Policy"].split("connect-src ")[1]
+        assert connect.startswith("'self' wss://voice.example.test https://voice.example.test")
+
+
+async def test_caller_settings_are_checked_with_the_agents_messages(offline) -> None:
+    base, session = offline
+    url = base + "/api/settings/validate"
+    status, _, body = await call(session, "POST", url, {"endpointingMs": 300, "theme": "dark"})
+    assert status == 200
+    assert body["metadata"] == '{"endpointingMs":300,"theme":"dark"}'
+    assert body["settings"]["endpointing_ms"] == 300 and body["passed_through"] == ["theme"]
+
+    bad = {"min_endpointing_delay": 9, "stt_model": "nova-2"}
+    status, _, body = await call(session, "POST", url, bad)
+    assert status == 400
+    agent_says = {e.field: e.message for e in resolve(participant=bad).errors}
+    by_field = {e["field"]: e["message"] for e in body["errors"]}
+    assert by_field["min_endpointing_delay"] == agent_says["min_endpointing_delay"]
+    assert by_field["stt_model"] == agent_says["stt_model"]
+
+
+async def test_lab_runs_refuse_without_bearer_and_invalid_settings(offline) -> None:
+    base, session = offline
+    url = base + "/api/lab/runs"
+    status, headers, _ = await call(session, "POST", url, {})
+    assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
+    status, _, body = await call(session, "POST", url,
+                                 {"settings": {"endpointing_ms": -5}}, headers=ADMIN)
+    assert status == 400 and body["errors"][0]["field"] == "endpointing_ms"
+    status, _, body = await call(session, "POST", url, {"profile": "nope"}, headers=ADMIN)
+    assert status == 400 and body["errors"][0]["field"] == "profile"
+    status, _, body = await call(session, "POST", url, {"scenario": "opera"}, headers=ADMIN)
+    assert status == 400 and "question" in body["error"]
+    status, _, body = await call(session, "POST", url, {"speed": 2}, headers=ADMIN)
+    assert status == 400 and body["errors"][0]["field"] == "speed"
+    status, _, _ = await call(session, "GET", url + "/unknown", headers=ADMIN)
+    assert status == 404
+
+
+def lab_directories() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("voice-lab-runs-*"))
+
+
+@pytest.fixture
+def no_lab_leftovers() -> Iterator[None]:
+    """The lab's temporary directory is gone once the server stopped."""
+    before = lab_directories()
+    yield
+    assert lab_directories() <= before
+
+
+@pytest.mark.usefixtures("no_lab_leftovers")
+async def test_a_full_queue_answers_429_with_retry_after(offline) -> None:
+    base, session = offline
+    url = base + "/api/lab/runs"
+    accepted = []
+    for _ in range(lab_runs.MAX_WAITING + 1):  # one runs, the others wait
+        status, headers, body = await call(session, "POST", url, {}, headers=ADMIN)
+        assert status == 202 and headers["Location"] == f"/api/lab/runs/{body['id']}"
+        accepted.append(headers["Location"])
+    status, headers, body = await call(session, "POST", url, {}, headers=ADMIN)
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    status, _, body = await call(session, "GET", base + accepted[-1], headers=ADMIN)
+    assert status == 200 and body["status"] == "queued"
+    status, _, _ = await call(session, "GET", base + accepted[-1])
+    assert status == 401
