@@ -4,7 +4,9 @@ run itself is heard in test_settings_page.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,11 +14,21 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.tokens.serve_helpers import ADMIN, CREDENTIALS, call, config_for
+from tests.tokens.serve_helpers import (
+    ADMIN,
+    ADMIN_SECRET,
+    CREDENTIALS,
+    KEY,
+    SECRET,
+    call,
+    config_for,
+    serving,
+)
 from voice_settings.page import lab_runs
 from voice_settings.page.site import LIVEKIT_CLIENT, STATIC_DIR, PageConfig, call_problems
 from voice_settings.profiles import ProfileStore
 from voice_settings.resolution import resolve
+from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig
 
 pytestmark = pytest.mark.usefixtures("clean_profile_env")
@@ -25,8 +37,6 @@ pytestmark = pytest.mark.usefixtures("clean_profile_env")
 @pytest.fixture
 async def offline(profiles_copy: Path) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     """serve without LiveKit credentials, the profile API (and so the lab) on."""
-    from tests.tokens.serve_helpers import ADMIN_SECRET, serving
-
     config = ServeConfig(None, ProfileStore.load(profiles_copy, None),
                          profiles_admin_secret=ADMIN_SECRET)
     async with serving(config) as base, aiohttp.ClientSession() as session:
@@ -76,8 +86,6 @@ def test_without_livekit_client_call_says_which_npm_command(tmp_path: Path) -> N
 @pytest.mark.skipif(not LIVEKIT_CLIENT.is_file(), reason="livekit-client not installed "
                     "(npm ci --prefix voice_settings/page)")
 async def test_livekit_client_is_served_from_node_modules(profiles_copy: Path) -> None:
-    from tests.tokens.serve_helpers import serving
-
     async with serving(config_for(profiles_copy)) as base, aiohttp.ClientSession() as session:
         async with session.get(base + "/page/vendor/livekit-client.mjs") as response:
             assert response.status == 200 and response.content_type == "text/javascript"
@@ -150,3 +158,24 @@ async def test_a_full_queue_answers_429_with_retry_after(offline) -> None:
     assert status == 200 and body["status"] == "queued"
     status, _, _ = await call(session, "GET", base + accepted[-1])
     assert status == 401
+
+
+async def test_live_updates_go_through_the_update_path(profiles_copy: Path, offline) -> None:
+    base, session = offline
+    url = "/api/calls/update"
+    change = {"room": "r", "identity": "alice", "settings": {"endpointing_ms": 300}}
+    status, _, body = await call(session, "POST", base + url, change, headers=ADMIN)
+    assert status == 503 and "credentials" in body["error"]
+    with socket.socket() as probe:  # a LiveKit server that is not there
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    config = dataclasses.replace(config_for(profiles_copy),
+                                 credentials=Credentials(closed, KEY, SECRET))
+    async with serving(config) as other:
+        status, _, _ = await call(session, "POST", other + url, change)
+        assert status == 401
+        bad = {**change, "settings": {"endpointing_ms": 0.3}}
+        status, _, body = await call(session, "POST", other + url, bad, headers=ADMIN)
+        assert status == 400 and body["errors"][0]["field"] == "endpointing_ms"
+        status, _, body = await call(session, "POST", other + url, change, headers=ADMIN)
+        assert status == 502 and "nothing was changed" in body["error"]

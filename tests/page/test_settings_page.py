@@ -13,11 +13,20 @@ import wave
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 
 from tests.page.browser import chromium, open_page, screenshot
-from tests.tokens.serve_helpers import ADMIN_SECRET, serving_in_thread, shipped_profiles
+from tests.tokens.serve_helpers import (
+    ADMIN_SECRET,
+    KEY,
+    SECRET,
+    serving_in_thread,
+    shipped_profiles,
+)
+from voice_settings.page.site import LIVEKIT_CLIENT
 from voice_settings.profiles import ProfileStore
+from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig
 
 
@@ -181,3 +190,44 @@ def test_simulate_plays_the_recording_and_shows_the_timeline(browser: Any, base:
         assert wav.getnchannels() == 2 and wav.getnframes() > 0
     screenshot(page, "simulate", "settings-page-simulate.png")
     assert console.script_errors() == []
+
+
+@pytest.fixture(scope="module")
+def base_with_credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """serve whose LiveKit server refuses connections at once (a closed local port)."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    directory = shipped_profiles(tmp_path_factory.mktemp("call") / "profiles")
+    config = ServeConfig(Credentials(f"ws://127.0.0.1:{closed_port}", KEY, SECRET),
+                         ProfileStore.load(directory, None), profiles_admin_secret=ADMIN_SECRET)
+    with serving_in_thread(config) as url:
+        yield url
+
+
+@pytest.mark.skipif(not LIVEKIT_CLIENT.is_file(), reason="livekit-client not installed "
+                    "(npm ci --prefix voice_settings/page)")
+def test_call_posts_what_token_source_custom_would(browser: Any,
+                                                    base_with_credentials: str) -> None:
+    page, _ = open_page(browser, base_with_credentials)
+    sign_in(page)
+    page.click("#assistant-list button[data-name=patient]")
+    page.wait_for_selector("#assistant-status:has-text('Opened patient')")
+    page.fill("#assistant-form [name=instructions]", "You are patient. Be brief.")
+    page.fill("#caller-form [name=endpointing_ms]", "400")
+    assert page.is_enabled("#call-start") and page.locator("#call-unavailable").is_hidden()
+    with page.expect_response("**/api/connection-details") as reply:
+        page.click("#call-start")
+    sent = json.loads(reply.value.request.post_data)
+    assert sent["profile"] == "patient" and sent["systemPrompt"] == "You are patient. Be brief."
+    assert json.loads(sent["participant_metadata"]) == {"endpointing_ms": 400}
+    assert sent["room_config"] == {"agents": [{"agent_name": "settings-agent"}]}
+    assert reply.value.status == 201
+    details = reply.value.json()
+    claims = jwt.decode(details["participant_token"], SECRET, algorithms=["HS256"])
+    dispatch = json.loads(claims["roomConfig"]["agents"][0]["metadata"])
+    assert dispatch == {"profile": "patient", "instructions": "You are patient. Be brief."}
+    page.wait_for_selector("#call-status:has-text('The call failed')", timeout=60_000)
+    assert page.is_visible("#call-start")
