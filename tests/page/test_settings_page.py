@@ -65,6 +65,19 @@ def sign_in(page: Any) -> None:
     page.wait_for_selector("#assistant-list button[data-name=default]")
 
 
+def refused_beside_field(page: Any, form: str, name: str, value: str, submit: str,
+                         allowed: str) -> None:
+    """`value` typed into `name` and submitted: the server's message appears beside that field,
+    which is marked invalid and focused."""
+    page.fill(f"#{form} [name={name}]", value)
+    page.click(submit)
+    error = page.locator(f"#{form}-{name}-error")
+    error.wait_for(state="visible")
+    assert allowed in error.inner_text()
+    assert page.get_attribute(f"#{form}-{name}", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.name") == name
+
+
 def test_forms_are_generated_from_the_schema(browser: Any, base: str) -> None:
     page, console = open_page(browser, base, width=375)
     caller = page.locator("#caller-form")
@@ -82,12 +95,8 @@ def test_forms_are_generated_from_the_schema(browser: Any, base: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
     page.select_option("#caller-form [name=turn_detection]", "vad")
-    page.fill("#caller-form [name=min_endpointing_delay]", "9")
-    page.click("#caller-form button[type=submit]")
-    error = page.locator("#caller-form-min_endpointing_delay-error")
-    error.wait_for(state="visible")
-    assert "5" in error.inner_text()
-    assert page.get_attribute("#caller-form-min_endpointing_delay", "aria-invalid") == "true"
+    refused_beside_field(page, "caller-form", "min_endpointing_delay", "9", "#caller-form "
+                         "button[type=submit]", "5")
     page.fill("#caller-form [name=min_endpointing_delay]", "0.8")
     page.click("#caller-form button[type=submit]")
     page.wait_for_selector("#caller-status:has-text('Valid')")
@@ -137,13 +146,8 @@ def test_assistant_create_edit_stale_and_bad_value(browser: Any, base: str) -> N
     _, _, body = admin_request(base, "GET", "/api/profiles/page-test")
     assert json.loads(body)["values"] == {"min_endpointing_delay": 1.2}
 
-    page.fill("#assistant-form [name=endpointing_ms]", "99999")
-    page.click("#assistant-save")
-    error = page.locator("#assistant-form-endpointing_ms-error")
-    error.wait_for(state="visible")
-    assert "5000" in error.inner_text()
-    assert page.get_attribute("#assistant-form-endpointing_ms", "aria-invalid") == "true"
-    assert page.evaluate("document.activeElement.name") == "endpointing_ms"
+    refused_beside_field(page, "assistant-form", "endpointing_ms", "99999", "#assistant-save",
+                         "5000")
     screenshot(page, "assistants", "settings-page-assistants.png")
     assert console.script_errors(400, 412) == []
 
