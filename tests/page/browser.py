@@ -63,7 +63,8 @@ def screenshot(page: Any, panel: str, name: str) -> Path:
     """The panel's picture for the docs, small: the top of one panel, at the page's scale."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     path = IMAGES / name
-    box = page.locator(f"#{panel}").bounding_box()
+    box = page.locator(f"#{panel}").evaluate("""e => { const r = e.getBoundingClientRect();
+        return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height}; }""")
     page.screenshot(path=str(path), full_page=True, animations="disabled", clip={
         "x": box["x"], "y": box["y"], "width": box["width"],
         "height": min(box["height"], MAX_PICTURE_HEIGHT)})

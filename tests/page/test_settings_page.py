@@ -60,9 +60,13 @@ def admin_request(base: str, method: str, path: str, body: Any = None,
 
 
 def sign_in(page: Any) -> None:
-    page.fill("#admin-secret", ADMIN_SECRET)
-    page.click("#secret-form button[type=submit]")
+    """The admin secret typed and sent with the keyboard alone."""
+    page.focus("#admin-secret")
+    page.keyboard.type(ADMIN_SECRET)
+    page.keyboard.press("Enter")
     page.wait_for_selector("#assistant-list button[data-name=default]")
+    assert page.evaluate("sessionStorage.length") == 1 and page.evaluate("localStorage.length") == 0
+    assert ADMIN_SECRET not in page.url
 
 
 def refused_beside_field(page: Any, form: str, name: str, value: str, submit: str,
@@ -149,6 +153,13 @@ def test_assistant_create_edit_stale_and_bad_value(browser: Any, base: str) -> N
     refused_beside_field(page, "assistant-form", "endpointing_ms", "99999", "#assistant-save",
                          "5000")
     screenshot(page, "assistants", "settings-page-assistants.png")
+
+    page.click("#assistant-delete")  # confirmed in a modal dialog, by keyboard
+    assert page.evaluate("document.activeElement.id") == "delete-cancel"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#assistant-list-status:has-text('Deleted page-test')")
+    assert admin_request(base, "GET", "/api/profiles/page-test")[0] == 404
     assert console.script_errors(400, 412) == []
 
 
