@@ -157,7 +157,10 @@ class LabRuns:
         process.stdin.close()
         stderr = asyncio.get_running_loop().create_task(process.stderr.read())
         async for line in process.stdout:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:  # a library printing to stdout: not ours to read
+                continue
             if "progress" in message:
                 run.progress = message["progress"]
             if "result" in message:
