@@ -179,3 +179,20 @@ async def test_live_updates_go_through_the_update_path(profiles_copy: Path, offl
         assert status == 400 and body["errors"][0]["field"] == "endpointing_ms"
         status, _, body = await call(session, "POST", other + url, change, headers=ADMIN)
         assert status == 502 and "nothing was changed" in body["error"]
+
+
+def test_finished_runs_are_kept_under_a_count_and_a_size(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = lab_runs.LabRuns({})
+    for n in range(lab_runs.MAX_KEPT_RUNS + 3):
+        run = lab_runs.LabRun(f"run{n}", {"label": "x"}, tmp_path / f"run{n}", finished=float(n))
+        run.directory.mkdir()
+        (run.directory / "recording.wav").write_bytes(b"\0" * 1000)
+        runs.runs[run.id] = run
+    runs._trim()
+    assert set(runs.runs) == {f"run{n}" for n in range(3, lab_runs.MAX_KEPT_RUNS + 3)}
+    assert not (tmp_path / "run0").exists() and (tmp_path / "run3").exists()
+    monkeypatch.setattr(lab_runs, "MAX_KEPT_BYTES", 2500)
+    runs._trim()
+    assert set(runs.runs) == {f"run{lab_runs.MAX_KEPT_RUNS + 1}",
+                              f"run{lab_runs.MAX_KEPT_RUNS + 2}"}

@@ -161,6 +161,8 @@ class LabRuns:
                 message = json.loads(line)
             except ValueError:  # a library printing to stdout: not ours to read
                 continue
+            if not isinstance(message, dict):
+                continue
             if "progress" in message:
                 run.progress = message["progress"]
             if "result" in message:
