@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -149,7 +150,8 @@ class LabRuns:
         self._process = process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "voice_settings.page.lab_job", cwd=work, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=4 * 1024 * 1024)
+            stderr=asyncio.subprocess.PIPE, limit=4 * 1024 * 1024,
+            start_new_session=True)  # its own process group: stopped with its sessions
         assert process.stdin and process.stdout and process.stderr
         process.stdin.write(json.dumps({**run.job, "directory": str(run.directory)}).encode()
                             + b"\n")
@@ -177,9 +179,11 @@ class LabRuns:
 
     async def _stop_process(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):  # the lab's session processes too
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
 
     def _trim(self) -> None:
         finished = sorted((r for r in self.runs.values() if r.finished is not None),
