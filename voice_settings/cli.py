@@ -11,12 +11,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import allowed
-from .lab import cli as lab_cli
 from .model import FIELDS, PROFILE_FIELDS
 from .parsing import parse_assignment
 from .profiles import (
@@ -214,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or the project's profiles/)")
     parser.add_argument("--default-profile", help="the operator's default profile (default: "
                         "$VOICE_DEFAULT_PROFILE or 'default')")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     validate = commands.add_parser(
         "validate", help="effective settings and errors for metadata; exit 1 if anything dropped")
     _input_arguments(validate)
@@ -237,15 +236,44 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a setting; VALUE is JSON when it parses, else text (repeatable)")
     new.add_argument("--description", help="one line saying who the profile is for")
     new.add_argument("--force", action="store_true", help="replace an existing profile")
-    lab = commands.add_parser(
-        "lab", help="measure what timing settings do to a conversation, offline",
-        description=lab_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    lab_cli.add_arguments(lab)
+    commands.add_parser("lab", help="measure what timing settings do to a conversation, offline",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        arguments_when_parsing=_lab_arguments)
     return parser
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser whose arguments may be added only when the command is parsed: the
+    lab's, so that the lab (and the agent stack under it) loads only for `lab`."""
+
+    def __init__(self, *args: Any,
+                 arguments_when_parsing: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arguments_when_parsing = arguments_when_parsing
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._arguments_when_parsing is not None:
+            self._arguments_when_parsing(self)
+            self._arguments_when_parsing = None
+        return super().parse_known_args(args, namespace)
+
+
+def _lab_arguments(parser: argparse.ArgumentParser) -> None:
+    from .lab import cli as lab_cli
+
+    parser.description = lab_cli.__doc__
+    lab_cli.add_arguments(parser)
+
+
+def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
+    from .lab import cli as lab_cli
+
+    return lab_cli.cmd_lab(args, store)
+
+
 COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_schema,
-            "profiles": cmd_profiles, "lab": lab_cli.cmd_lab}
+            "profiles": cmd_profiles, "lab": cmd_lab}
 
 
 def main(argv: list[str] | None = None) -> int:
