@@ -34,6 +34,7 @@ from voice_settings.runtime.call_follower import CallFollower
 from voice_settings.runtime.call_settings import CallSettings
 from voice_settings.runtime.caller import caller_identity, wait_for_caller
 from voice_settings.runtime.config import AgentConfig
+from voice_settings.runtime.end_of_turn import EndOfTurnLog
 from voice_settings.runtime.process_models import ProcessModels
 from voice_settings.runtime.session_options import (
     agent_session_options,
@@ -75,16 +76,16 @@ async def entrypoint(ctx: JobContext) -> None:
     # The caller's settings, validated; from here the call listens for changes.
     call = CallFollower(ctx, participant, config=config, profiles=ctx.proc.userdata["profiles"])
     agent = SettingsAgent(call.settings)
-    session = build_session(call.settings.current.settings, config, models)
+    session = build_session(call.settings.current.settings, config, models, call.end_of_turn)
     if await call.start(session, agent):
         call.follow(session, agent)
 
 
-def build_session(settings: VoiceSettings, config: AgentConfig,
-                  models: ProcessModels) -> AgentSession:
+def build_session(settings: VoiceSettings, config: AgentConfig, models: ProcessModels,
+                  end_of_turn: EndOfTurnLog | None = None) -> AgentSession:
     """Deepgram STT, OpenAI LLM and TTS, and turn handling, all from the caller's settings,
-    on the process's models."""
-    turn_detector, _ = models.turn_detector.for_session()
+    on the process's models; the end-of-turn model's verdicts are recorded in `end_of_turn`."""
+    turn_detector, _ = models.turn_detector.for_session(end_of_turn)
     return AgentSession(
         stt=deepgram.STT(**deepgram_stt_options(settings), **config.deepgram_endpoint()),
         llm=openai.LLM(**openai_llm_options(settings), **models.openai_options()),

@@ -112,7 +112,7 @@ def _write_24bit_stereo_44k(path: Path, samples_16k: np.ndarray) -> None:
 
 
 def test_from_wav_resamples_and_spreads_the_words_over_the_speech(tmp_path: Path) -> None:
-    source = make_scenario("hesitation", 0.5, lead_s=0.3, tail_s=0.2)
+    source = make_scenario("hesitation", 0.5, lead_s=0.3, tail_s=0.2, voice="espeak")
     path = tmp_path / "team.wav"
     _write_24bit_stereo_44k(path, source.samples)
     scenario = from_wav(path, "I would like to book a table for two", tail_s=1.0)

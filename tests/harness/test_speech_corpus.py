@@ -12,13 +12,17 @@ from livekit import rtc
 from livekit.agents import vad as agents_vad
 from livekit.plugins import silero
 
-from voice_settings.harness.speech import CLIPS, load_clip, make_scenario
+from voice_settings.harness.speech import CLIPS, VOICES, load_clip, make_scenario
 from voice_settings.harness.speech.audio import speech_runs
-from voice_settings.harness.speech.corpus import CORPUS_DIR, MANIFEST
+from voice_settings.harness.speech.corpus import CORPUS_DIR, manifest_path
 
 needs_tools = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
     reason="regenerating the corpus needs espeak-ng and sox (apt-get install espeak-ng sox)",
+)
+needs_festival = pytest.mark.skipif(
+    shutil.which("text2wave") is None or shutil.which("sox") is None,
+    reason="the festival voice needs festival, festvox-us-slt-hts and sox (apt-get install)",
 )
 
 
@@ -40,24 +44,28 @@ async def vad_segments(vad: silero.VAD, samples: np.ndarray) -> list[float]:
     return ends
 
 
-def test_manifest_describes_the_committed_wavs() -> None:
-    manifest = json.loads(MANIFEST.read_text())
+def test_the_whole_corpus_stays_small() -> None:
+    assert sum(p.stat().st_size for p in CORPUS_DIR.rglob("*") if p.is_file()) < 2_000_000
+
+
+@pytest.mark.parametrize("voice", VOICES)
+def test_manifest_describes_the_committed_wavs(voice: str) -> None:
+    manifest = json.loads(manifest_path(voice).read_text())
     assert set(manifest["clips"]) == set(CLIPS)
-    total = sum(p.stat().st_size for p in CORPUS_DIR.iterdir())
-    assert total < 2_000_000
     for name, entry in manifest["clips"].items():
-        with wave.open(str(CORPUS_DIR / entry["file"])) as wav:
+        with wave.open(str(CORPUS_DIR / voice / entry["file"])) as wav:
             assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
             assert wav.getnframes() / 16000 == pytest.approx(entry["duration_s"], abs=1e-3)
-        clip = load_clip(name)
+        clip = load_clip(name, voice)
         assert clip.text == CLIPS[name].text == entry["text"]
         # one word group = one stretch of speech, where the manifest says it is
         assert speech_runs(clip.samples) == [(entry["speech_start_s"], entry["speech_end_s"])]
 
 
-async def test_silero_hears_every_clip_as_speech(vad: silero.VAD) -> None:
+@pytest.mark.parametrize("voice", VOICES)
+async def test_silero_hears_every_clip_as_speech(vad: silero.VAD, voice: str) -> None:
     for name in CLIPS:
-        clip = load_clip(name)
+        clip = load_clip(name, voice)
         durations = await vad_segments(vad, clip.samples)
         assert len(durations) == 1, name
         speech = clip.speech_end_s - clip.speech_start_s
@@ -74,11 +82,22 @@ async def test_silero_splits_a_sentence_at_the_scenario_pause(vad: silero.VAD) -
 def test_generation_reproduces_the_committed_corpus() -> None:
     from voice_settings.harness.speech import generate
 
-    manifest = json.loads(MANIFEST.read_text())
-    if generate.espeak_version() != manifest["espeak_ng"]:
+    manifest = json.loads(manifest_path("espeak").read_text())
+    if generate.synth_version("espeak") != manifest["synthesizer"]:
         pytest.skip(f"espeak-ng {generate.espeak_version()} is not the corpus's "
-                    f"{manifest['espeak_ng']}; byte-for-byte comparison would fail")
-    assert generate.main(["--check"]) == 0
+                    f"{manifest['synthesizer']}; byte-for-byte comparison would fail")
+    assert generate.main(["--check", "--voice", "espeak"]) == 0
+
+
+@needs_festival
+def test_the_festival_voice_is_reproduced_too() -> None:
+    from voice_settings.harness.speech import generate
+
+    manifest = json.loads(manifest_path("festival").read_text())
+    if generate.synth_version("festival") != manifest["synthesizer"]:
+        pytest.skip(f"festival {generate.festival_version()} is not the corpus's "
+                    f"{manifest['synthesizer']}; byte-for-byte comparison would fail")
+    assert generate.main(["--check", "--voice", "festival"]) == 0
 
 
 @needs_tools
@@ -87,4 +106,4 @@ def test_generation_refuses_a_clip_that_is_not_one_stretch_of_speech() -> None:
     from voice_settings.harness.speech.corpus import ClipText
 
     with pytest.raises(generate.GenerationError, match="one stretch of speech"):
-        generate.make_clip("commas", ClipText("eggs, milk, bread, and coffee."))
+        generate.make_clip("sentences", ClipText("Eggs. Milk. Bread. And coffee."))

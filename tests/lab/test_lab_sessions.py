@@ -28,7 +28,7 @@ async def test_with_stt_turn_detection_a_larger_endpointing_gives_a_later_reply(
     [quick_turn], [slow_turn] = quick.turns, slow.turns
     assert quick.error is None and slow.error is None
     # 1.1 s more endpointing: the final, so the request and the audio, come about 1.1 s later
-    assert slow_turn.response_delay_ms - quick_turn.response_delay_ms > 600
+    assert slow_turn.llm_request_ms - quick_turn.llm_request_ms > 600
     assert slow_turn.first_audio_ms - quick_turn.first_audio_ms > 600
 
 

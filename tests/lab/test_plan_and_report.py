@@ -70,14 +70,22 @@ def test_percentiles_stay_within_the_values_and_are_ordered(values, q):
     assert percentile(values, 50) <= percentile(values, 90)
 
 
+DONE = {"rule": "model_done", "probability": 0.6, "threshold": 0.36, "waited_ms": 510}
+UNFINISHED = {"rule": "model_unfinished", "probability": 0.2, "threshold": 0.36,
+              "waited_ms": 3010}
+
+
 def _results():
     [snappy, patient] = plan.settings_sets(["snappy", "patient"], [], STORE)
-    fast = SessionResult(turns=[TurnTiming(200.0, 900.0)], cut_ins=[0.8], pauses=[0.8])
-    slow = SessionResult(turns=[TurnTiming(300.0, 2000.0)], pauses=[0.8])
-    played = SessionResult(turns=[TurnTiming(250.0, None)], backchannel_played=True,
-                           interrupted=True, resumed=True)
-    trials = [plan.Trial(snappy, "hesitation", 0.8), plan.Trial(patient, "hesitation", 0.8),
-              plan.Trial(patient, "backchannel")]
+    fast = SessionResult(turns=[TurnTiming(900.0, 200.0, "hesitation", DONE)], cut_ins=[0.8],
+                         pauses=[0.8])
+    slow = SessionResult(turns=[TurnTiming(2000.0, 300.0, "hesitation", UNFINISHED)],
+                         pauses=[0.8])
+    played = SessionResult(turns=[TurnTiming(None, 250.0, "backchannel", DONE)],
+                           backchannel_played=True, interrupted=True, resumed=True)
+    trials = [plan.Trial(snappy, "hesitation", 0.8, index=0),
+              plan.Trial(patient, "hesitation", 0.8, index=1),
+              plan.Trial(patient, "backchannel", index=2)]
     return (snappy, patient), list(zip(trials, [fast, slow, played], strict=True))
 
 
@@ -86,20 +94,28 @@ def test_the_json_document_has_the_documented_shape():
     runs = [summarize(s, results) for s in sets]
     document = json.loads(report.json_document(runs, {"jobs": 2}))
     patient = document["runs"][1]
-    assert set(patient) >= {"label", "settings", "turns", "response_delay_ms", "first_audio_ms",
-                            "cut_ins", "cut_ins_by_pause", "backchannels"}
-    assert patient["turns"] == 2 and patient["response_delay_ms"] == {"p50": 275.0, "p90": 295.0}
+    assert set(patient) >= {"label", "settings", "turns", "first_audio_ms", "llm_request_ms",
+                            "cut_ins", "cut_ins_by_pause", "backchannels", "turn_log"}
+    assert "response_delay_ms" not in json.dumps(document)
+    assert patient["turns"] == 2 and patient["llm_request_ms"] == {"p50": 275.0, "p90": 295.0}
     assert patient["first_audio_ms"]["p50"] == 2000.0  # a turn without audio is left out
+    assert patient["end_of_turn_rules"] == {"model_unfinished": 1, "model_done": 1}
+    assert patient["turn_log"][0] == {
+        "scenario": "hesitation", "pause_s": 0.8, "session": "002-patient-hesitation-p0.8-r1",
+        "first_audio_ms": 2000.0, "llm_request_ms": 300.0, "end_of_turn": UNFINISHED}
     assert patient["backchannels"] == {"played": 1, "interrupted": 1, "resumed": 1}
     assert document["runs"][0]["cut_ins_by_pause"] == {"0.80": {"pauses": 1, "cut_ins": 1}}
 
 
 def test_the_table_shows_each_set_side_by_side_in_seconds_and_counts():
     sets, results = _results()
-    text = report.table([summarize(s, results) for s in sets])
+    text = report.table([summarize(s, results) for s in sets], {"jobs": 1, "voice": "festival"})
     lines = text.splitlines()
     assert lines[0].split() == ["snappy", "patient"]
-    assert "0.20 s" in text and "0.28 s" in text  # response delay p50 of each
+    assert lines[3].startswith("first audio p50") and "0.90 s" in lines[3]  # the headline
+    assert "0.20 s" in text and "0.28 s" in text  # LLM request p50 of each
+    assert any(line.split() == ["model_unfinished", "0/1", "1/2"] for line in lines)
+    assert lines[-1].startswith("voice festival") and "one session at a time" in lines[-1]
     assert any(line.startswith("  cut-ins at a 0.8 s pause") and "1/1" in line and "0/1" in line
                for line in lines)
 
@@ -108,5 +124,6 @@ def test_the_plot_is_written(tmp_path):
     pytest.importorskip("matplotlib", reason="--plot needs matplotlib (pip install '.[lab]')")
     sets, results = _results()
     path = tmp_path / "lab.png"
-    report.plot([summarize(s, results) for s in sets], path, "pause length (s)")
+    report.plot([summarize(s, results) for s in sets], path, "pause length (s)",
+                conditions={"jobs": 2, "voice": "espeak"})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

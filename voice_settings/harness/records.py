@@ -63,17 +63,36 @@ class AudioRecording:
     onsets: list[float] = field(default_factory=list)
     """``time.monotonic()`` of each frame that starts a stretch of voiced audio (after at least
     ``ONSET_SILENCE_S`` of silence): when the agent started to be heard."""
+    frame_log: list[tuple[float, int, bool]] = field(default_factory=list)
+    """Per frame: ``time.monotonic()`` it was read, the index of its first sample in ``pcm``,
+    whether it was voiced (to place the agent's audio on a session's timeline)."""
     _silent_s: float = field(default=float("inf"), repr=False)
 
     def add(self, pcm: bytes, samples: int, at: float) -> None:
         """One frame read from the track at monotonic time ``at``."""
+        voiced = bool(np.any(np.abs(np.frombuffer(pcm, dtype=np.int16).astype(np.int32)) > 64))
+        self.frame_log.append((at, self.samples, voiced))
         self.frames += 1
         self.samples += samples
         self.pcm.extend(pcm)
-        voiced = bool(np.any(np.abs(np.frombuffer(pcm, dtype=np.int16).astype(np.int32)) > 64))
         if voiced and self._silent_s >= ONSET_SILENCE_S:
             self.onsets.append(at)
         self._silent_s = 0.0 if voiced else self._silent_s + samples / self.sample_rate
+
+    def stretches(self) -> list[tuple[float, float]]:
+        """(start, end) monotonic times of each stretch of voiced audio; silences shorter than
+        ``ONSET_SILENCE_S`` are bridged (the same stretches the onsets start)."""
+        found: list[tuple[float, float]] = []
+        ends = [offset for _, offset, _ in self.frame_log[1:]] + [self.samples]
+        for (at, offset, voiced), end in zip(self.frame_log, ends, strict=True):
+            if not voiced:
+                continue
+            until = at + (end - offset) / self.sample_rate
+            if found and at - found[-1][1] < ONSET_SILENCE_S:
+                found[-1] = (found[-1][0], until)
+            else:
+                found.append((at, until))
+        return found
 
     @property
     def duration(self) -> float:

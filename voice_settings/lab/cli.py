@@ -14,14 +14,17 @@ Recognition is not modelled: the words come from the scenario.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import math
 import sys
+from pathlib import Path
 from typing import Any
 
+from ..harness.speech import DEFAULT_VOICE, VOICES
 from ..profiles import ProfileStore
-from ..tool_errors import EXIT_FAILURE, EXIT_OK, UsageError
-from . import plan, report, runner
-from .results import summarize
+from ..tool_errors import EXIT_FAILURE, EXIT_OK
+from . import plan, report
+from .api import LabRequest, run_lab
+from .progress import progress_bar
 
 SCENARIO_NAMES = ("question", "hesitation", "list", "backchannel", "dictation")
 
@@ -38,18 +41,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pause", metavar="S1,S2,...", type=_seconds_list, default=[],
                         help="pause lengths in seconds for scenarios with a pause (hesitation, "
                         "list, dictation; for backchannel, the wait before the mm-hm)")
+    parser.add_argument("--voice", choices=VOICES, default=DEFAULT_VOICE,
+                        help=f"the synthetic caller's voice (default {DEFAULT_VOICE}, the most "
+                        "natural; the bundled end-of-turn model judges audio, so the voice "
+                        "changes its verdicts)")
     parser.add_argument("--wav", metavar="FILE", help="your own recording of a caller")
     parser.add_argument("--text", help="what --wav says (recognition is not modelled)")
     parser.add_argument("--repeat", type=int, default=1, help="sessions per combination (1)")
-    parser.add_argument("--llm-latency", type=float, default=0.0, metavar="S",
+    parser.add_argument("--llm-latency", type=_finite, default=0.0, metavar="S",
                         help="the LLM stand-in's time to first token, seconds (0)")
-    parser.add_argument("--tts-latency", type=float, default=0.0, metavar="S",
+    parser.add_argument("--tts-latency", type=_finite, default=0.0, metavar="S",
                         help="the TTS stand-in's time to first byte, seconds (0)")
-    parser.add_argument("--jobs", type=int, default=runner.default_jobs(),
-                        help="sessions at once (default: the number of cores)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="sessions at once (default 1: sessions that share the CPU inflate "
+                        "each other's delays; more is for quick exploration)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("--plot", metavar="FILE.png", help="also draw response delay and "
-                        "cut-ins per setting (or per pause length), one line per profile")
+    parser.add_argument("--plot", metavar="FILE.png", type=Path,
+                        help="also draw first audio (p50, p90 whiskers) and cut-ins per pause")
+    parser.add_argument("--record", metavar="DIR", type=Path,
+                        help="write <session>.wav (caller left, agent right), "
+                        "<session>.timeline.json and <session>.timeline.png per session")
 
 
 def _seconds_list(text: str) -> list[float]:
@@ -58,40 +69,50 @@ def _seconds_list(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of seconds like 0.4,0.8") \
             from None
-    if any(not 0.15 <= v <= 30 for v in values):
+    if any(not 0.15 <= v <= 30 for v in values):  # also refuses NaN
         raise argparse.ArgumentTypeError("pauses must be from 0.15 s to 30 s")
     return values
 
 
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: a finite number of seconds")
+    return value
+
+
+def request_from(args: argparse.Namespace) -> LabRequest:
+    return LabRequest(
+        profiles=args.profile, sets=args.set, scenarios=args.scenario, pauses=args.pause,
+        repeat=args.repeat, voice=args.voice, wav=args.wav, text=args.text,
+        llm_latency_s=args.llm_latency, tts_latency_s=args.tts_latency, jobs=args.jobs,
+        record_dir=args.record, plot=args.plot)
+
+
 def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
-    if bool(args.wav) != bool(args.text):
-        raise UsageError("--wav and --text go together: the recording and what it says")
-    if args.llm_latency < 0 or args.tts_latency < 0:
-        raise UsageError("--llm-latency and --tts-latency are seconds, 0 or more")
-    sets = plan.settings_sets(args.profile, args.set, store)
-    scenarios = args.scenario or ([] if args.wav else list(plan.DEFAULT_SCENARIOS))
-    trials = plan.trials(sets, scenarios, args.pause, args.repeat, args.wav, args.text)
-    results = asyncio.run(runner.run_all(
-        trials, jobs=args.jobs, llm_latency_s=args.llm_latency, tts_latency_s=args.tts_latency,
-        progress=runner.progress_bar()))
-    runs = [summarize(settings, results) for settings in sets]
-    conditions = {"jobs": args.jobs, "llm_latency_s": args.llm_latency,
-                  "tts_latency_s": args.tts_latency, "scenarios": scenarios,
-                  "pauses_s": args.pause, "repeat": args.repeat}
+    request = request_from(args)
+    with progress_bar() as progress:
+        result = run_lab(request, store=store, progress=progress)
     if args.json:
-        print(report.json_document(runs, conditions))
+        print(report.json_document(result.runs, result.document["conditions"]))
     else:
-        print(report.table(runs))
+        print(report.table(result.runs, result.document["conditions"]))
     if args.plot:
-        report.plot(runs, args.plot, *_x_axis(args, sets))
+        report.plot(result.runs, args.plot, *_x_axis(args, result.runs),
+                    conditions=result.document["conditions"])
         print(f"plot written to {args.plot}", file=sys.stderr)
-    return EXIT_FAILURE if any(run["errors"] for run in runs) else EXIT_OK
+    if args.record:
+        print(f"{len(result.recordings)} recording(s) written to {args.record}", file=sys.stderr)
+    return EXIT_FAILURE if result.failed else EXIT_OK
 
 
-def _x_axis(args: argparse.Namespace, sets: list[plan.SettingsSet]) -> tuple[str, Any]:
-    """The first numeric sweep is the x axis; without one, the pause length."""
+def _x_axis(args: argparse.Namespace, runs: list[dict[str, Any]]) -> tuple[str, Any]:
+    """The first numeric sweep of a timing setting is the x axis; without one, the pause."""
     for name, values in plan.sweeps(args.set):
-        if len(values) > 1 and all(isinstance(v, int | float) and not isinstance(v, bool)
-                                   for v in values):
-            return name, {s.label: float(s.values[name]) for s in sets}
+        if len(values) > 1 and name in plan.TIMING_FIELDS and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return name, {run["label"]: float(run["settings"][name]) for run in runs}
     return "pause length (s)", None

@@ -12,6 +12,8 @@ value and what is allowed.
 from __future__ import annotations
 
 import itertools
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,9 @@ TIMING_FIELDS = (
 
 SCENARIOS_WITH_PAUSE = ("hesitation", "list", "dictation", "backchannel")
 DEFAULT_SCENARIOS = ("question", "hesitation", "backchannel")
+MAX_SESSIONS = 2000
+"""A plan over this many sessions (more than a day of real time) is refused before anything
+is built."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,15 @@ class Trial:
     repeat: int = 0
     wav: str | None = None
     text: str | None = None
+    index: int = 0
+    """Its place in the plan (0-based)."""
+
+    @property
+    def session(self) -> str:
+        """A file-name-safe name, unique in the plan: `003-snappy-hesitation-p0.6-r1`."""
+        pause = "" if self.pause_s is None else f"-p{self.pause_s:g}"
+        label = re.sub(r"[^a-z0-9.]+", "-", self.settings.label.lower()).strip("-")[:60]
+        return f"{self.index + 1:03d}-{label}-{self.scenario}{pause}-r{self.repeat + 1}"
 
 
 def sweeps(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
@@ -96,6 +110,9 @@ def settings_sets(profiles: Sequence[str], set_items: Sequence[str],
                   store: ProfileStore) -> list[SettingsSet]:
     """Every profile (or none) x every combination of swept values, validated."""
     swept = sweeps(set_items)
+    columns = max(1, len(set(profiles))) * math.prod(len(values) for _, values in swept)
+    if columns > MAX_SESSIONS:
+        raise UsageError(f"{columns} settings sets: at most {MAX_SESSIONS} sessions per run")
     names = [field for field, _ in swept]
     # A label names what differs between the columns; a value every column shares is shown in
     # the settings rows below the figures.
@@ -137,5 +154,12 @@ def trials(sets: Sequence[SettingsSet], scenarios: Sequence[str], pauses: Sequen
     for scenario in scenarios:
         takes_pause = scenario in SCENARIOS_WITH_PAUSE
         runs += [(scenario, p) for p in pauses] if pauses and takes_pause else [(scenario, None)]
-    return [Trial(settings, scenario, pause, n, wav, text)
-            for n in range(repeat) for scenario, pause in runs for settings in sets]
+    count = repeat * len(runs) * len(sets)
+    if count > MAX_SESSIONS:
+        raise UsageError(f"the plan has {count} sessions ({len(sets)} settings sets x "
+                         f"{len(runs)} scenario runs x {repeat} repeats): at most "
+                         f"{MAX_SESSIONS} per run")
+    combos = [(n, scenario, pause, settings)
+              for n in range(repeat) for scenario, pause in runs for settings in sets]
+    return [Trial(settings, scenario, pause, n, wav, text, index)
+            for index, (n, scenario, pause, settings) in enumerate(combos)]

@@ -1,4 +1,14 @@
-"""The lab's output: a side-by-side table, one JSON document, a plot."""
+"""The lab's output: a side-by-side table, one JSON document, a plot.
+
+Figures (all from the caller's end of speech, in the session's real time):
+
+- **first audio** (`first_audio_ms`): -> the agent's first audio frame. What the caller hears;
+  the headline.
+- **LLM request** (`llm_request_ms`): -> the LLM request. With preemptive generation it leaves
+  at the STT's final transcript, whatever the end-of-turn wait, so it says little about what
+  the caller hears.
+- **end of turn**: which rule ended each turn (`voice_settings/runtime/end_of_turn.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..tool_errors import UsageError
+from ..runtime.end_of_turn import RULES
 
 SETTING_ROWS = ("turn_detection", "endpointing_ms", "min_endpointing_delay",
                 "max_endpointing_delay", "min_interruption_duration", "preemptive_generation")
@@ -15,7 +25,7 @@ SETTING_ROWS = ("turn_detection", "endpointing_ms", "min_endpointing_delay",
 
 def json_document(runs: Sequence[dict[str, Any]], conditions: dict[str, Any]) -> str:
     return json.dumps({"runs": list(runs), "conditions": conditions}, indent=2,
-                      ensure_ascii=False)
+                      ensure_ascii=False, allow_nan=False)
 
 
 def _seconds(ms: float | None) -> str:
@@ -26,18 +36,39 @@ def _fraction(count: int, out_of: int) -> str:
     return f"{count}/{out_of}" if out_of else "-"
 
 
-def table(runs: Sequence[dict[str, Any]]) -> str:
-    """Rows of figures, one column per settings set."""
+def conditions_line(conditions: dict[str, Any]) -> str:
+    """Where the figures came from, for the table's foot and the plot's caption."""
+    jobs = conditions.get("jobs", 1)
+    how = ("one session at a time" if jobs <= 1 else
+           f"{jobs} sessions at a time IN PARALLEL: they competed for the CPU, so delays are "
+           "inflated; use --jobs 1 for figures to compare")
+    latency = (f"LLM stand-in {conditions.get('llm_latency_s', 0):g} s, TTS stand-in "
+               f"{conditions.get('tts_latency_s', 0):g} s")
+    return f"voice {conditions.get('voice', '?')}; {latency}; {how}"
+
+
+def table(runs: Sequence[dict[str, Any]], conditions: dict[str, Any] | None = None) -> str:
+    """Rows of figures, one column per settings set; first audio leads."""
     rows: list[tuple[str, list[str]]] = [
         ("sessions / user turns", [f"{r['sessions']} / {r['turns']}" for r in runs]),
-        ("response delay p50", [_seconds(r["response_delay_ms"]["p50"]) for r in runs]),
-        ("response delay p90", [_seconds(r["response_delay_ms"]["p90"]) for r in runs]),
-        ("first audio p50", [_seconds(r["first_audio_ms"]["p50"]) for r in runs]),
+        ("first audio p50 (caller hears)", [_seconds(r["first_audio_ms"]["p50"]) for r in runs]),
         ("first audio p90", [_seconds(r["first_audio_ms"]["p90"]) for r in runs]),
-        ("cut-ins (pauses answered)", [
-            _fraction(r["cut_ins"], sum(p["pauses"] for p in r["cut_ins_by_pause"].values()))
-            for r in runs]),
     ]
+    if any(r["repeat_halves"] for r in runs):
+        rows.append(("  p50, repeats split in two", [_halves(r["repeat_halves"]) for r in runs]))
+    rows += [
+        ("LLM request p50", [_seconds(r["llm_request_ms"]["p50"]) for r in runs]),
+        ("turns ended by", ["" for _ in runs]),
+    ]
+    for rule in [*RULES, "unknown"]:
+        if any(r["end_of_turn_rules"].get(rule) for r in runs):
+            rows.append((f"  {rule}", [_fraction(r["end_of_turn_rules"].get(rule, 0), r["turns"])
+                                        for r in runs]))
+    if any(r["model_probability"]["p50"] is not None for r in runs):
+        rows.append(("  model P(done) p50 / threshold", [_probability(r) for r in runs]))
+    rows.append(("cut-ins (pauses answered)", [
+        _fraction(r["cut_ins"], sum(p["pauses"] for p in r["cut_ins_by_pause"].values()))
+        for r in runs]))
     pauses = sorted({key for r in runs for key in r["cut_ins_by_pause"]}, key=float)
     for key in pauses:
         rows.append((f"  cut-ins at a {float(key):g} s pause", [
@@ -55,8 +86,21 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
         rows.append((name, [_setting(r["settings"].get(name)) for r in runs]))
     errors = sum(len(r["errors"]) for r in runs)
     header = ("", [r["label"] for r in runs])
-    return _render([header, *rows]) + (f"\n{errors} session(s) failed; see --json" if errors
-                                       else "")
+    foot = [] if conditions is None else [conditions_line(conditions)]
+    if errors:
+        foot.append(f"{errors} session(s) failed; see --json")
+    return "\n".join([_render([header, *rows]), *foot])
+
+
+def _halves(halves: list[float | None] | None) -> str:
+    if not halves:
+        return "-"
+    return " / ".join("-" if h is None else f"{h / 1000:.2f}" for h in halves) + " s"
+
+
+def _probability(run: dict[str, Any]) -> str:
+    p, threshold = run["model_probability"]["p50"], run["model_probability"]["threshold"]
+    return "-" if p is None else f"{p:.2f} / {threshold:.2f}"
 
 
 def _setting(value: Any) -> str:
@@ -81,50 +125,65 @@ def _render(rows: list[tuple[str, list[str]]]) -> str:
 
 
 def plot(runs: Sequence[dict[str, Any]], path: str | Path, x_label: str,
-         x_of: dict[str, float] | None = None) -> None:
-    """Response delay and cut-ins per swept value (or per pause length), one line per profile.
+         x_of: dict[str, float] | None = None, *,
+         conditions: dict[str, Any] | None = None) -> None:
+    """First audio (p50, whiskers to p90) per swept value or per column, and cut-ins per pause
+    as steps with the number of sessions behind each point; one line per column."""
+    import matplotlib
 
-    `x_of` maps a run's label to its x value (the swept setting); without it, the x axis is the
-    pause length and each run contributes its cut-ins per pause."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install -e '.[lab]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (delay_axis, cut_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for profile, members in _by_profile(runs).items():
-        if x_of:
+    figure, (delay_axis, cut_axis) = plt.subplots(1, 2, figsize=(12, 4.6))
+    if x_of:
+        for profile, members in _by_profile(runs).items():
             points = sorted((x_of[r["label"]], r) for r in members)
-            xs = [x for x, _ in points]
-            delay_axis.plot(xs, [_s(r["response_delay_ms"]["p50"]) for _, r in points],
-                            marker="o", label=f"{profile} p50")
-            delay_axis.plot(xs, [_s(r["first_audio_ms"]["p50"]) for _, r in points],
-                            marker="x", linestyle="--", label=f"{profile} first audio p50")
-            cut_axis.plot(xs, [r["cut_ins"] for _, r in points], marker="o", label=profile)
-        else:
-            for r in members:
-                keys = sorted(r["cut_ins_by_pause"], key=float)
-                cut_axis.plot([float(k) for k in keys],
-                              [r["cut_ins_by_pause"][k]["cut_ins"]
-                               / max(1, r["cut_ins_by_pause"][k]["pauses"]) for k in keys],
-                              marker="o", label=r["label"])
-            delay_axis.bar([r["label"] for r in members],
-                           [_s(r["response_delay_ms"]["p50"]) or 0 for r in members],
-                           label=profile)
-    delay_axis.set_title("response delay (end of speech -> LLM request)")
+            _whiskers(delay_axis, [x for x, _ in points], [r for _, r in points], profile)
+        delay_axis.set_xlabel(x_label)
+    else:
+        for n, run in enumerate(runs):
+            _whiskers(delay_axis, [n], [run], run["label"])
+        delay_axis.set_xticks(range(len(runs)), [r["label"] for r in runs], fontsize=7,
+                              rotation=15)
+    for run in runs:
+        keys = sorted(run["cut_ins_by_pause"], key=float)
+        if not keys:
+            continue
+        share = [run["cut_ins_by_pause"][k]["cut_ins"] / max(1, run["cut_ins_by_pause"][k]
+                                                             ["pauses"]) for k in keys]
+        xs = [float(k) for k in keys]
+        [line] = cut_axis.step(xs, share, where="post", marker="o", label=run["label"])
+        for x, y, k in zip(xs, share, keys, strict=True):
+            cut_axis.annotate(f"n={run['cut_ins_by_pause'][k]['pauses']}", (x, y), fontsize=6,
+                              color=line.get_color(), textcoords="offset points",
+                              xytext=(2, 4))
+    delay_axis.set_title("first audio: caller's end of speech -> agent's first audio\n"
+                         "(dot p50, whisker to p90)", fontsize=9)
     delay_axis.set_ylabel("seconds")
-    cut_axis.set_title("cut-ins inside mid-utterance pauses")
-    cut_axis.set_ylabel("cut-ins" if x_of else "share of pauses cut")
-    for axis in (delay_axis, cut_axis) if x_of else (cut_axis,):
-        axis.set_xlabel(x_label)
+    delay_axis.set_ylim(bottom=0)
+    cut_axis.set_title("cut-ins: share of mid-sentence pauses the agent answered in\n"
+                       "(n = sessions per point)", fontsize=9)
+    cut_axis.set_xlabel("pause length (s)")
+    cut_axis.set_ylabel("share of pauses cut")
+    cut_axis.set_ylim(-0.05, 1.1)
     for axis in (delay_axis, cut_axis):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    figure.tight_layout()
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=7, title="lines differ in", title_fontsize=7)
+    if conditions is not None:
+        figure.text(0.01, 0.01, conditions_line(conditions), fontsize=7)
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _whiskers(axis: Any, xs: list[float], runs: list[dict[str, Any]], label: str) -> None:
+    p50 = [_s(r["first_audio_ms"]["p50"]) for r in runs]
+    p90 = [_s(r["first_audio_ms"]["p90"]) for r in runs]
+    above = [0 if a is None or b is None else max(0.0, b - a) for a, b in zip(p50, p90,
+                                                                             strict=True)]
+    axis.errorbar(xs, [float("nan") if v is None else v for v in p50],
+                  yerr=[[0] * len(xs), above], marker="o", capsize=4, label=label)
 
 
 def _s(ms: float | None) -> float | None:

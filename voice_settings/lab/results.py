@@ -19,10 +19,24 @@ from .plan import SettingsSet, Trial
 
 @dataclass(frozen=True)
 class TurnTiming:
-    response_delay_ms: float | None
-    """The user's end of speech -> the LLM request."""
+    """One caller turn of a session."""
+
     first_audio_ms: float | None
-    """The user's end of speech -> the agent's first audio frame."""
+    """The caller's end of speech -> the agent's first audio frame: what the caller hears."""
+    llm_request_ms: float | None
+    """The caller's end of speech -> the LLM request (early with preemptive generation)."""
+    scenario: str = ""
+    end_of_turn: dict[str, Any] | None = None
+    """{"rule", "probability", "threshold", "waited_ms"}: the framework's decision that ended
+    the turn (`voice_settings/runtime/end_of_turn.py`); waited_ms is the framework's own end of
+    speech -> commit."""
+    user_end: float = 0.0
+    """The caller's end of speech, on the session's monotonic clock."""
+
+    def log_entry(self) -> dict[str, Any]:
+        """The turn as the lab's JSON `turn_log` shows it."""
+        return {"scenario": self.scenario, "first_audio_ms": self.first_audio_ms,
+                "llm_request_ms": self.llm_request_ms, "end_of_turn": self.end_of_turn}
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,8 @@ class SessionResult:
     interrupted: bool | None = None
     resumed: bool | None = None
     error: str | None = None
+    recording: dict[str, str] | None = None
+    """With --record: {"wav", "timeline", "png"} file paths."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,8 +79,21 @@ def _spread(values: Iterable[float | None]) -> dict[str, float | None]:
     return {"p50": _rounded(percentile(present, 50)), "p90": _rounded(percentile(present, 90))}
 
 
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _repeat_halves(mine: Sequence[tuple[Trial, SessionResult]]) -> list[float | None] | None:
+    """First-audio p50 of the first and the second half of the repeats (None for one repeat):
+    two identical runs side by side, the lab's own repeatability check."""
+    repeats = sorted({trial.repeat for trial, _ in mine})
+    if len(repeats) < 2:
+        return None
+    first = set(repeats[: len(repeats) // 2])
+    halves = ([t.first_audio_ms for trial, r in mine for t in r.turns if trial.repeat in first],
+              [t.first_audio_ms for trial, r in mine for t in r.turns
+               if trial.repeat not in first])
+    return [_rounded(percentile([v for v in half if v is not None], 50)) for half in halves]
 
 
 def summarize(settings: SettingsSet, results: Sequence[tuple[Trial, SessionResult]]) -> dict:
@@ -74,14 +103,22 @@ def summarize(settings: SettingsSet, results: Sequence[tuple[Trial, SessionResul
     pauses = Counter(_pause_key(p) for _, result in mine for p in result.pauses)
     cut = Counter(_pause_key(p) for _, result in mine for p in result.cut_ins)
     played = [result for _, result in mine if result.backchannel_played]
+    decided = [t.end_of_turn for t in turns
+               if t.end_of_turn and t.end_of_turn.get("probability") is not None]
     return {
         "label": settings.label,
         "profile": settings.profile,
         "settings": settings.timing(),
         "sessions": len(mine),
         "turns": len(turns),
-        "response_delay_ms": _spread(t.response_delay_ms for t in turns),
         "first_audio_ms": _spread(t.first_audio_ms for t in turns),
+        "llm_request_ms": _spread(t.llm_request_ms for t in turns),
+        "repeat_halves": _repeat_halves(mine),
+        "end_of_turn_rules": dict(Counter(
+            (t.end_of_turn or {}).get("rule") or "unknown" for t in turns)),
+        "model_probability": {
+            "p50": _rounded(percentile([d["probability"] for d in decided], 50), 3),
+            "threshold": decided[-1]["threshold"] if decided else None},
         "cut_ins": sum(cut.values()),
         "cut_ins_by_pause": {key: {"pauses": pauses[key], "cut_ins": cut[key]}
                              for key in sorted(pauses, key=float)},
@@ -91,6 +128,10 @@ def summarize(settings: SettingsSet, results: Sequence[tuple[Trial, SessionResul
             "resumed": sum(1 for r in played if r.resumed),
         },
         "errors": [r.error for _, r in mine if r.error],
+        "turn_log": [{**turn.log_entry(), "pause_s": trial.pause_s, "session": trial.session}
+                     for trial, result in mine for turn in result.turns],
+        "recordings": [{"session": trial.session, **result.recording}
+                       for trial, result in mine if result.recording],
     }
 
 

@@ -1,41 +1,60 @@
-"""Running lab sessions: each in a fresh process, as a worker runs each job, several at once.
+"""Running lab sessions: each in a fresh process, as a worker runs each job.
 
-Real time is the bottleneck (a scenario is spoken at the speed of speech), so sessions run
-concurrently; each process pays the start-up a production job pays. Too many at once on too
-few cores makes the VAD fall behind real time and inflates every delay: `--jobs` defaults to
-the number of cores.
+Figures that are compared must not compete for the CPU: a starved Silero VAD falls behind real
+time and inflates every delay (two sessions at once on 2 cores added 0.3-0.6 s to first audio).
+So sessions run one at a time by default; `jobs` > 1 is for quick exploration, and the lab's
+output says when figures were taken in parallel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from .plan import Trial
 from .results import SessionResult
 
 SESSION_TIMEOUT_S = 120.0
 
+Progress = Callable[[int, int, Trial | None], None]
+"""Called with (sessions done, sessions in all, the session starting or None when all ended)."""
 
-def trial_json(trial: Trial, llm_latency_s: float, tts_latency_s: float) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """What every session of a run shares."""
+
+    llm_latency_s: float = 0.0
+    tts_latency_s: float = 0.0
+    voice: str | None = None
+    record_dir: Path | None = None
+
+
+def trial_json(trial: Trial, options: SessionOptions) -> dict[str, Any]:
+    record = None if options.record_dir is None else {
+        "dir": str(options.record_dir), "session": trial.session, "label": trial.settings.label,
+        "voice": options.voice if trial.scenario != "wav" else "your recording"}
     return {
         "scenario": trial.scenario, "pause_s": trial.pause_s, "wav": trial.wav,
-        "text": trial.text, "participant_metadata": trial.settings.participant_metadata(),
+        "text": trial.text, "voice": options.voice,
+        "participant_metadata": trial.settings.participant_metadata(),
         "dispatch_metadata": trial.settings.dispatch_metadata(),
-        "llm_latency_s": llm_latency_s, "tts_latency_s": tts_latency_s,
+        "llm_latency_s": options.llm_latency_s, "tts_latency_s": options.tts_latency_s,
+        "record": record,
     }
 
 
-async def run_one(trial: Trial, llm_latency_s: float, tts_latency_s: float) -> SessionResult:
+async def run_one(trial: Trial, options: SessionOptions) -> SessionResult:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voice_settings.lab.session",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
-    line = json.dumps(trial_json(trial, llm_latency_s, tts_latency_s)) + "\n"
+    line = json.dumps(trial_json(trial, options)) + "\n"
     try:
         out, err = await asyncio.wait_for(process.communicate(line.encode()), SESSION_TIMEOUT_S)
     except TimeoutError:
@@ -49,41 +68,20 @@ async def run_one(trial: Trial, llm_latency_s: float, tts_latency_s: float) -> S
     return SessionResult.from_json(json.loads(lines[-1]))
 
 
-async def run_all(trials: Sequence[Trial], *, jobs: int, llm_latency_s: float,
-                  tts_latency_s: float, progress: Callable[[int, int], None]) -> list[
-                      tuple[Trial, SessionResult]]:
+async def run_all(trials: Sequence[Trial], *, options: SessionOptions, jobs: int = 1,
+                  progress: Progress | None = None) -> list[tuple[Trial, SessionResult]]:
     slots = asyncio.Semaphore(max(1, jobs))
     done = 0
-    progress(0, len(trials))
+    report = progress or (lambda *_: None)
 
     async def one(trial: Trial) -> tuple[Trial, SessionResult]:
         nonlocal done
         async with slots:
-            result = await run_one(trial, llm_latency_s, tts_latency_s)
+            report(done, len(trials), trial)
+            result = await run_one(trial, options)
         done += 1
-        progress(done, len(trials))
         return trial, result
 
-    return list(await asyncio.gather(*(one(trial) for trial in trials)))
-
-
-def progress_bar(stream: TextIO = sys.stderr) -> Callable[[int, int], None]:
-    """`[#####     ] 3/6 sessions`, redrawn in place on a terminal, a line each otherwise."""
-    interactive = stream.isatty()
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(1, total)
-        text = f"[{'#' * filled}{' ' * (width - filled)}] {done}/{total} sessions"
-        if interactive:
-            stream.write("\r" + text + ("\n" if done == total else ""))
-        elif done in (0, total) or done % max(1, total // 10) == 0:
-            stream.write(text + "\n")
-        stream.flush()
-
-    return show
-
-
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    results = list(await asyncio.gather(*(one(trial) for trial in trials)))
+    report(done, len(trials), None)
+    return results

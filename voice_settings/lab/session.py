@@ -20,11 +20,15 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..harness import DeepgramStandIn, OfflineStack, OpenAIStandIn
-from ..harness.speech import Scenario, from_wav, make_scenario
+from ..harness.speech import DEFAULT_VOICE, Scenario, from_wav, make_scenario
+from ..runtime import turn_timing
+from . import recording
+from .recording import Trace
 from .results import SessionResult, TurnTiming
 
 CALLER = "caller"
@@ -63,10 +67,55 @@ class Observed:
 def scenario_for(trial: dict[str, Any]) -> Scenario:
     if trial["scenario"] == "wav":
         return from_wav(trial["wav"], trial["text"])
-    return make_scenario(trial["scenario"], trial.get("pause_s"))
+    return make_scenario(trial["scenario"], trial.get("pause_s"),
+                         voice=trial.get("voice") or DEFAULT_VOICE)
+
+
+class TurnLog(logging.Handler):
+    """The agent's per-turn log lines (`runtime/turn_timing.py`): its figures and the rule that
+    ended each turn, as the framework decided; the k-th line is the k-th user message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.turns: list[dict[str, Any]] = []
+        self._logger = logging.getLogger(turn_timing.__name__)
+
+    def __enter__(self) -> TurnLog:
+        self._logger.addHandler(self)
+        self._level = self._logger.level
+        self._logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "turn"):
+            self.turns.append({"end_of_turn": getattr(record, "end_of_turn", None),
+                               "end_of_turn_ms": getattr(record, "end_of_turn_ms", None)})
 
 
 async def run_trial(trial: dict[str, Any]) -> SessionResult:
+    """One session; with `trial["record"]` = {"dir", "session", ...}, also its recording."""
+    with TurnLog() as log:
+        outcome = await _run(trial)
+    result, trace = outcome
+    decisions = _decisions(trace.end_of_turn, log.turns)
+    trace.end_of_turn = decisions
+    turns = [replace(turn, end_of_turn=_explained(decisions, turn.user_end))
+             for turn in result.turns]
+    result = replace(result, turns=turns)
+    if trial.get("record"):
+        about = {k: trial["record"].get(k) for k in ("session", "label", "voice")}
+        about.update(scenario=trial["scenario"], pause_s=trial.get("pause_s"))
+        paths = recording.write(Path(trial["record"]["dir"]), trial["record"]["session"], trace,
+                                about)
+        result = replace(result, recording=paths)
+    return result
+
+
+async def _run(trial: dict[str, Any]) -> tuple[SessionResult, Trace]:
     import agent  # the project's agent: its setup function and entrypoint, unchanged
 
     scenario = scenario_for(trial)
@@ -83,31 +132,77 @@ async def run_trial(trial: dict[str, Any]) -> SessionResult:
         observed = Observed()
         observed.attach(stack.ctx.primary_session)
         stack.deepgram.expect_words(scenario.words)
+        trace = Trace(started_at=time.monotonic())
         if scenario.name == "backchannel":
-            return await _backchannel(stack, scenario, observed)
-        playback = stack.room.play(CALLER, scenario.samples)
-        await playback
-        return await _measured(stack, scenario, playback.started_at, observed)
+            result = await _backchannel(stack, scenario, observed, trace)
+        else:
+            playback = stack.room.play(CALLER, scenario.samples)
+            await playback
+            _heard(trace, playback, scenario)
+            result = await _measured(stack, scenario, playback.started_at, observed, trace)
+    # the session is closed: the turn still open has been logged too
+    trace.agent_audio = list(stack.room.local_participant.audio.values())
+    trace.llm_requests = [r.received_at for r in stack.openai.chat_requests]
+    trace.end_of_turn = [{"at": at} for at in observed.user_commits]
+    return result, trace
+
+
+def _heard(trace: Trace, playback: Any, scenario: Scenario) -> None:
+    """The caller's audio and word groups, placed where the microphone played them."""
+    if not trace.caller_audio:
+        trace.started_at = playback.started_at
+    trace.caller_audio.append((playback.started_at, scenario.samples))
+    trace.caller_speech += [(playback.started_at + w.start_s, playback.started_at + w.end_s,
+                             w.text) for w in scenario.words]
+
+
+def _decisions(commits: list[dict[str, Any]], logged: list[dict[str, Any]]) -> list[dict]:
+    """Each committed user turn: when, and the rule the agent's log line gave it."""
+    decisions = []
+    for commit, line in zip(commits, logged, strict=False):
+        explained = line.get("end_of_turn") or {"rule": None, "probability": None,
+                                                "threshold": None}
+        waited = line.get("end_of_turn_ms")
+        decisions.append({**commit, **explained, "waited_ms": waited})
+    return decisions
+
+
+def _explained(decisions: list[dict[str, Any]], user_end: float) -> dict[str, Any] | None:
+    """The decision that ended the caller's turn: the first commit after their end of speech."""
+    later = [d for d in decisions if d["at"] > user_end]
+    if not later:
+        return None
+    return {k: later[0][k] for k in ("rule", "probability", "threshold", "waited_ms")}
 
 
 async def _measured(stack: OfflineStack, scenario: Scenario, started_at: float,
-                    observed: Observed) -> SessionResult:
+                    observed: Observed, trace: Trace) -> SessionResult:
     turn_ends = [started_at + p.start_s for p in scenario.pauses if p.kind == "turn_end"]
     await _settle(stack, after=max(turn_ends))
-    turns = [_turn(stack, end) for end in turn_ends]
+    turns = [_turn(stack, scenario.name, end) for end in turn_ends]
     pauses = [p for p in scenario.pauses if p.kind == "mid_utterance"]
-    cut = [p.length_s for p in pauses
-           if any(started_at + p.start_s < t <= started_at + p.start_s + p.length_s
-                  + CUT_IN_GRACE_S for t in observed.user_commits)]
+    cut = []
+    for p in pauses:
+        start = started_at + p.start_s
+        taken = [t for t in observed.user_commits
+                 if start < t <= start + p.length_s + CUT_IN_GRACE_S]
+        if taken:
+            cut.append(p.length_s)
+            trace.cut_ins.append((taken[0], p.length_s))
     return SessionResult(turns=turns, cut_ins=cut, pauses=[p.length_s for p in pauses])
 
 
-def _turn(stack: OfflineStack, user_end: float) -> TurnTiming:
+def _turn(stack: OfflineStack, scenario: str, user_end: float) -> TurnTiming:
     requests = [r.received_at for r in stack.openai.chat_requests if r.received_at > user_end]
     onsets = _agent_onsets(stack, after=user_end)
     return TurnTiming(
-        response_delay_ms=(min(requests) - user_end) * 1000 if requests else None,
-        first_audio_ms=(min(onsets) - user_end) * 1000 if onsets else None)
+        scenario=scenario, user_end=user_end,
+        first_audio_ms=_ms(min(onsets) - user_end) if onsets else None,
+        llm_request_ms=_ms(min(requests) - user_end) if requests else None)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 def _agent_onsets(stack: OfflineStack, *, after: float) -> list[float]:
@@ -128,22 +223,26 @@ async def _settle(stack: OfflineStack, *, after: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _backchannel(stack: OfflineStack, scenario: Scenario,
-                       observed: Observed) -> SessionResult:
+async def _backchannel(stack: OfflineStack, scenario: Scenario, observed: Observed,
+                       trace: Trace) -> SessionResult:
     question, backchannel = scenario.turns()
     playback = stack.room.play(CALLER, question.samples)
     await playback
+    _heard(trace, playback, question)
     user_end = playback.started_at + question.pauses[-1].start_s
     onset = await _agent_onset(stack, after=user_end)
     if onset is None:
-        return SessionResult(turns=[_turn(stack, user_end)], error="the agent never answered")
+        return SessionResult(turns=[_turn(stack, scenario.name, user_end)],
+                             error="the agent never answered")
     await asyncio.sleep(max(0.0, onset + BACKCHANNEL_AFTER_S - time.monotonic()))
     heard_from = time.monotonic()
-    await stack.room.play(CALLER, backchannel.samples)
+    second = stack.room.play(CALLER, backchannel.samples)
+    await second
+    _heard(trace, second, backchannel)
     await _settle(stack, after=heard_from)
     answers = [handle for t, handle in observed.speeches if t > user_end]
     interrupted = bool(observed.false_interruptions) or any(h.interrupted for h in answers)
-    return SessionResult(turns=[_turn(stack, user_end)], backchannel_played=True,
+    return SessionResult(turns=[_turn(stack, scenario.name, user_end)], backchannel_played=True,
                          interrupted=interrupted, resumed=any(observed.false_interruptions))
 
 

@@ -43,7 +43,11 @@ class CallFollower:
             on_change=decisions.notify)
         self._publisher = SettingsPublisher(self.settings, decisions)
         self._publish = ctx.room.local_participant.set_attributes
-        self._timing = TurnTiming(self.identity, publish=self._publish)
+        self._timing = TurnTiming(self.identity, publish=self._publish,
+                                  turn_detection=self.settings.current.settings.turn_detection)
+        self.end_of_turn = self._timing.end_of_turn
+        """Where the session's end-of-turn detector records each verdict (build the session
+        with it), so every turn's timing says which rule ended it."""
         ctx.room.on("participant_metadata_changed", self.settings.on_metadata_changed)
         self._profiles.start(on_change=self.settings.profiles_changed)
         ctx.add_shutdown_callback(self.aclose)

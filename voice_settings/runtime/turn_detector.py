@@ -25,7 +25,10 @@ import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .end_of_turn import EndOfTurnLog
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +105,15 @@ class ProcessTurnDetector:
             _warn_once("its files were not downloaded")
             self._bundled = _bundled_detector()
 
-    def for_session(self) -> tuple[Any, str]:
-        """(detector, its name) for the job's session. Call inside the job."""
+    def for_session(self, end_of_turn: EndOfTurnLog | None = None) -> tuple[Any, str]:
+        """(detector, its name) for the job's session. Call inside the job.
+
+        With `end_of_turn`, every verdict the framework gets from the detector is recorded
+        there (`end_of_turn.py`)."""
+        detector, name = self._detector()
+        return (detector if end_of_turn is None else end_of_turn.detector(detector)), name
+
+    def _detector(self) -> tuple[Any, str]:
         if self.name == MULTILINGUAL:
             try:
                 _import_plugin()
@@ -118,7 +128,7 @@ class ProcessTurnDetector:
 
 
 def _bundled_detector() -> Any:
-    from livekit.agents.inference import TurnDetector
+    from .end_of_turn import RecordingTurnDetector
 
     try:
         # The weights load on the first EOT(), at session start, on the event loop (0.2-0.6 s).
@@ -132,7 +142,7 @@ def _bundled_detector() -> Any:
                      exc_info=True)
     # An explicit version: left unset, dev mode picks the cloud "v1" model, which needs a
     # LiveKit Cloud connection.
-    return TurnDetector(version=BUNDLED)
+    return RecordingTurnDetector(version=BUNDLED)
 
 
 def _warn_once(reason: str) -> None:

@@ -31,10 +31,14 @@ message comes or the session closes. A figure the framework did not give for a t
 out, never invented: without a speech end (e.g. a VAD that heard nothing while the STT
 transcribed) there is no `response_ms`, `end_of_turn_ms` or `transcription_delay_ms`.
 
-After each turn: one log line with the figures and the participant identity, and the
-`voice.timing` attribute on the agent's participant, `{"turns": N, "last": {...},
-"p50": {...}}`, p50 being each figure's median over those of the last `WINDOW_TURNS` turns
-that gave it.
+Each turn is also explained (`end_of_turn.py`): the rule that ended it (`vad`, `stt`,
+`model_done`, `model_unfinished`, `no_verdict`) and, where the end-of-turn model decided, the
+probability it gave and the threshold the framework compared it with.
+
+After each turn: one log line with the figures, the end-of-turn rule and the participant
+identity, and the `voice.timing` attribute on the agent's participant, `{"turns": N,
+"last": {...}, "last_end_of_turn": {"rule", "probability", "threshold"}, "p50": {...}}`, p50
+being each figure's median over those of the last `WINDOW_TURNS` turns that gave it.
 A failed publication is logged; the next turn publishes again. When the session closes, the
 turn still open is only logged, and so is the session's usage (tokens, characters, audio per
 model).
@@ -53,6 +57,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from livekit.agents import AgentSession, CloseEvent, ConversationItemAddedEvent, llm
+
+from .end_of_turn import RULES, EndOfTurn, EndOfTurnLog
 
 logger = logging.getLogger(__name__)
 
@@ -104,28 +110,55 @@ def _whole_ms(figures: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def timing_json(turns: int, last: Mapping[str, Any], p50: Mapping[str, Any]) -> str:
+def timing_json(turns: int, last: Mapping[str, Any], p50: Mapping[str, Any],
+                end_of_turn: EndOfTurn | None = None) -> str:
     """The `voice.timing` attribute: ASCII JSON, at most a few hundred bytes for any input."""
-    return json.dumps({"turns": max(int(turns), 0), "last": _whole_ms(last),
-                       "p50": _whole_ms(p50)}, separators=(",", ":"))
+    document: dict[str, Any] = {"turns": max(int(turns), 0), "last": _whole_ms(last)}
+    if end_of_turn is not None:
+        document["last_end_of_turn"] = _end_of_turn_json(end_of_turn)
+    document["p50"] = _whole_ms(p50)
+    return json.dumps(document, separators=(",", ":"))
 
 
-def _log_fields(figures: Mapping[str, Any]) -> str:
-    return (" ".join(f"{k}={v}" for k, v in _whole_ms(figures).items())
-            or "unanswered, nothing measured (the call ended or the turn was cut off)")
+def _end_of_turn_json(end_of_turn: EndOfTurn) -> dict[str, Any]:
+    """Its rule (one of `RULES`) and finite probability/threshold, or null."""
+    shown = end_of_turn.to_json()
+    if shown["rule"] not in RULES:
+        shown["rule"] = "no_verdict"
+    for key in ("probability", "threshold"):
+        if shown[key] is not None and not (math.isfinite(shown[key]) and 0 <= shown[key] <= 1):
+            shown[key] = None
+    return shown
+
+
+def _log_fields(figures: Mapping[str, Any], end_of_turn: EndOfTurn | None) -> str:
+    measured = (" ".join(f"{k}={v}" for k, v in _whole_ms(figures).items())
+                or "unanswered, nothing measured (the call ended or the turn was cut off)")
+    return measured + ("" if end_of_turn is None else " " + _end_of_turn_words(end_of_turn))
+
+
+def _end_of_turn_words(end_of_turn: EndOfTurn) -> str:
+    shown = _end_of_turn_json(end_of_turn)
+    if shown["probability"] is None:
+        return f"end_of_turn={shown['rule']}"
+    return (f"end_of_turn={shown['rule']} probability={shown['probability']:.3f} "
+            f"threshold={shown['threshold']:.3f}")
 
 
 class TurnTiming:
     """Follows one AgentSession: records each turn, logs it and publishes `voice.timing`."""
 
     def __init__(self, identity: str, publish: PublishAttributes,
-                 window: int = WINDOW_TURNS) -> None:
+                 window: int = WINDOW_TURNS, *, turn_detection: str | None = None) -> None:
         self.identity = identity
+        self.end_of_turn = EndOfTurnLog(turn_detection) if turn_detection else None
+        """Give it the session's detector (`end_of_turn.detector(...)`) to explain each turn."""
         self.turns = 0
         self.recent: deque[Figures] = deque(maxlen=window)
         self._publish = publish
         self._session: AgentSession | None = None
         self._unanswered: Mapping[str, Any] | None = None  # metrics of a user message
+        self._unanswered_end: EndOfTurn | None = None  # and why that turn ended
         self._unpublished: str | None = None
         self._publishing: asyncio.Task[None] | None = None
 
@@ -142,17 +175,19 @@ class TurnTiming:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._publishing
 
-    def record(self, figures: Figures, *, publish: bool = True) -> None:
+    def record(self, figures: Figures, end_of_turn: EndOfTurn | None = None, *,
+               publish: bool = True) -> None:
         """One turn is over: count it, log it, publish the attribute."""
         self.turns += 1
         self.recent.append(figures)
+        explained = {} if end_of_turn is None else {"end_of_turn": _end_of_turn_json(end_of_turn)}
         logger.info("turn timing for %s: turn %d %s", self.identity, self.turns,
-                    _log_fields(figures),
+                    _log_fields(figures, end_of_turn),
                     extra={"participant": self.identity, "turn": self.turns,
-                           **_whole_ms(figures)})
+                           **_whole_ms(figures), **explained})
         if not publish:
             return
-        self._unpublished = timing_json(self.turns, figures, medians(self.recent))
+        self._unpublished = timing_json(self.turns, figures, medians(self.recent), end_of_turn)
         if self._publishing is None or self._publishing.done():
             self._publishing = asyncio.create_task(self._publish_latest(),
                                                    name="turn-timing-publisher")
@@ -163,17 +198,25 @@ class TurnTiming:
             return
         if item.role == "user":
             if self._unanswered is not None:
-                self.record(turn_figures(self._unanswered, None))
+                self.record(turn_figures(self._unanswered, None), self._unanswered_end)
             self._unanswered = dict(item.metrics)
+            self._unanswered_end = self._explain(self._unanswered)
         elif item.role == "assistant" and self._unanswered is not None:
             # a reply to no user message (the greeting, a tool's follow-up) is not a turn
             user, self._unanswered = self._unanswered, None
-            self.record(turn_figures(user, item.metrics))
+            self.record(turn_figures(user, item.metrics), self._unanswered_end)
+
+    def _explain(self, user: Mapping[str, Any]) -> EndOfTurn | None:
+        """Why the turn the framework just committed ended (its message was just added)."""
+        if self.end_of_turn is None:
+            return None
+        stopped = user.get("stopped_speaking_at")
+        return self.end_of_turn.explain(stopped if isinstance(stopped, int | float) else None)
 
     def _on_close(self, event: CloseEvent) -> None:
         if self._unanswered is not None:  # logged; the app is leaving, nothing to publish to
             user, self._unanswered = self._unanswered, None
-            self.record(turn_figures(user, None), publish=False)
+            self.record(turn_figures(user, None), self._unanswered_end, publish=False)
         if self._session is not None:
             log_usage(self.identity, self._session.usage.model_usage)
 

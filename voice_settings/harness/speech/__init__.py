@@ -1,9 +1,10 @@
-"""Offline speech for the timing lab: an espeak-ng corpus and scenarios spliced from it.
+"""Offline speech for the timing lab: a corpus in two voices (festival, espeak-ng) and scenarios
+spliced from it.
 
 See ``voice_settings/harness/README.md`` ("Speech, offline").
 """
 
-from .corpus import CLIPS, Clip, clip_names, load_clip
+from .corpus import CLIPS, DEFAULT_VOICE, VOICES, Clip, clip_names, load_clip, voices
 from .recording import from_wav
 from .scenarios import (
     MIN_PAUSE_S,
@@ -20,8 +21,10 @@ from .scenarios import (
 
 __all__ = [
     "CLIPS",
+    "DEFAULT_VOICE",
     "MIN_PAUSE_S",
     "SCENARIOS",
+    "VOICES",
     "Clip",
     "Pause",
     "Scenario",
@@ -34,4 +37,5 @@ __all__ = [
     "load_clip",
     "make_scenario",
     "spoken",
+    "voices",
 ]

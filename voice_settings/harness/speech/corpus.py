@@ -1,9 +1,16 @@
-"""The committed speech corpus: one short WAV per word group, described by manifest.json.
+"""The committed speech corpus: one short WAV per word group and voice, described by a
+manifest.json per voice (``clips/<voice>/``).
 
-Each clip is one word group spoken by espeak-ng (``generate.py`` makes them), 16 kHz mono
-int16, trimmed to its speech plus ``PAD_S`` of silence either side. The manifest records
-per clip its text, duration and where the speech starts and ends (by the energy measure in
-``audio.py``), so scenarios can splice clips with exact pauses between the speech.
+Voices (``generate.py`` makes them, reproducibly): ``festival`` (Festival with the HTS voice
+``cmu_us_slt_arctic_hts``, Debian ``festvox-us-slt-hts``; the default, the most natural) and
+``espeak`` (espeak-ng, en-us). Each clip is one word group, 16 kHz mono int16, trimmed to its
+speech plus ``PAD_S`` of silence either side. The manifest records per clip its text, duration
+and where the speech starts and ends (by the energy measure in ``audio.py``), so scenarios can
+splice clips with exact pauses between the speech.
+
+The voice matters to the bundled end-of-turn model (``v1-mini`` judges the caller's audio): on
+the same sentences it scores espeak-ng lower than festival, so turns wait
+``max_endpointing_delay`` more often with espeak.
 """
 
 from __future__ import annotations
@@ -17,22 +24,33 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, read_wav
 
-__all__ = ["CLIPS", "CORPUS_DIR", "Clip", "ClipText", "clip_names", "load_clip"]
+__all__ = ["CLIPS", "CORPUS_DIR", "DEFAULT_VOICE", "VOICES", "Clip", "ClipText", "clip_names",
+           "load_clip", "manifest_path", "voices"]
 
 CORPUS_DIR = Path(__file__).parent / "clips"
-MANIFEST = CORPUS_DIR / "manifest.json"
+VOICES = ("festival", "espeak")
+DEFAULT_VOICE = "festival"
 PAD_S = 0.05
+
+
+def manifest_path(voice: str = DEFAULT_VOICE) -> Path:
+    return CORPUS_DIR / voice / "manifest.json"
+
+
+def voices() -> list[str]:
+    """The voices whose clips are here."""
+    return [voice for voice in VOICES if manifest_path(voice).is_file()]
 
 
 @dataclass(frozen=True)
 class ClipText:
-    """What a clip says (its transcript) and, when it reads badly, what espeak-ng is given."""
+    """What a clip says (its transcript) and, when it reads badly, what the synthesizer is given."""
 
     text: str
     spoken: str | None = None
 
     @property
-    def espeak_input(self) -> str:
+    def synth_input(self) -> str:
         return self.spoken or self.text
 
 
@@ -76,18 +94,21 @@ def clip_names() -> list[str]:
 
 
 @cache
-def _manifest() -> dict:
-    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+def _manifest(voice: str) -> dict:
+    if voice not in VOICES:
+        raise ValueError(f"voice={voice!r}: must be one of {', '.join(VOICES)}")
+    return json.loads(manifest_path(voice).read_text(encoding="utf-8"))
 
 
 @cache
-def load_clip(name: str) -> Clip:
-    """The committed clip ``name`` (one of :data:`CLIPS`)."""
-    entries = _manifest()["clips"]
+def load_clip(name: str, voice: str = DEFAULT_VOICE) -> Clip:
+    """The committed clip ``name`` (one of :data:`CLIPS`) in ``voice``."""
+    entries = _manifest(voice)["clips"]
     if name not in entries:
-        raise KeyError(f"no clip {name!r} in {MANIFEST}; clips: {', '.join(sorted(entries))}")
+        raise KeyError(f"no clip {name!r} in {manifest_path(voice)}; clips: "
+                       f"{', '.join(sorted(entries))}")
     entry = entries[name]
-    samples = read_wav(CORPUS_DIR / entry["file"])
+    samples = read_wav(CORPUS_DIR / voice / entry["file"])
     samples.setflags(write=False)
     return Clip(
         name=name,

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .corpus import load_clip
+from .corpus import DEFAULT_VOICE, load_clip
 
 __all__ = [
     "MAX_PAUSE_S",
@@ -145,8 +145,10 @@ def check_seconds(field: str, value: float, low: float) -> float:
     return float(value)
 
 
-def build(name: str, parts: Sequence[Speak | Silence]) -> Scenario:
-    """Splice clips and pauses; see the module docstring for how pauses are measured."""
+def build(name: str, parts: Sequence[Speak | Silence], *,
+          voice: str = DEFAULT_VOICE) -> Scenario:
+    """Splice clips (of `voice`) and pauses; see the module docstring for how pauses are
+    measured."""
     placed: list[tuple[int, np.ndarray]] = []  # (first sample, clip samples)
     words: list[WordGroup] = []
     pauses: list[Pause] = []
@@ -157,7 +159,7 @@ def build(name: str, parts: Sequence[Speak | Silence]) -> Scenario:
             gap += check_seconds(f"{name}: pause", part.seconds, 0.0)
             kind = "turn_end" if part.kind == "turn_end" else kind
             continue
-        clip = load_clip(part.clip)
+        clip = load_clip(part.clip, voice)
         if words:
             check_seconds(f"{name}: pause before {part.clip!r}", gap, MIN_PAUSE_S)
             pauses.append(Pause(round(speech_end, 3), round(gap, 3), kind))
@@ -183,36 +185,39 @@ def build(name: str, parts: Sequence[Speak | Silence]) -> Scenario:
 
 
 def spoken(name: str, clips: Sequence[str], pause_s: float, *, lead_s: float = LEAD_S,
-           tail_s: float = TAIL_S, pause_kind: PauseKind = "mid_utterance") -> Scenario:
+           tail_s: float = TAIL_S, pause_kind: PauseKind = "mid_utterance",
+           voice: str = DEFAULT_VOICE) -> Scenario:
     """``lead_s`` of silence, the clips with ``pause_s`` between them, ``tail_s`` to end."""
     parts: list[Speak | Silence] = [Silence(lead_s)]
     for clip in clips:
         parts += [Speak(clip), Silence(pause_s, pause_kind)]
     parts[-1] = Silence(tail_s, "turn_end")
-    return build(name, parts)
+    return build(name, parts, voice=voice)
 
 
-def question(*, lead_s: float = LEAD_S, tail_s: float = TAIL_S) -> Scenario:
+def question(*, lead_s: float = LEAD_S, tail_s: float = TAIL_S,
+             voice: str = DEFAULT_VOICE) -> Scenario:
     """A short question, then silence."""
-    return spoken("question", ["question"], 0.0, lead_s=lead_s, tail_s=tail_s)
+    return spoken("question", ["question"], 0.0, lead_s=lead_s, tail_s=tail_s, voice=voice)
 
 
-def hesitation(pause_s: float = 0.6, *, lead_s: float = LEAD_S,
-               tail_s: float = TAIL_S) -> Scenario:
+def hesitation(pause_s: float = 0.6, *, lead_s: float = LEAD_S, tail_s: float = TAIL_S,
+               voice: str = DEFAULT_VOICE) -> Scenario:
     """"I would like to book ... a table for two": one sentence split by ``pause_s``."""
     return spoken("hesitation", ["hesitation_1", "hesitation_2"], pause_s,
-                  lead_s=lead_s, tail_s=tail_s)
+                  lead_s=lead_s, tail_s=tail_s, voice=voice)
 
 
-def item_list(pause_s: float = 0.8, *, lead_s: float = LEAD_S,
-              tail_s: float = TAIL_S) -> Scenario:
+def item_list(pause_s: float = 0.8, *, lead_s: float = LEAD_S, tail_s: float = TAIL_S,
+              voice: str = DEFAULT_VOICE) -> Scenario:
     """"I need eggs ... milk ... bread ... and some coffee", ``pause_s`` between items."""
     return spoken("list", [f"list_{i}" for i in range(1, 5)], pause_s,
-                  lead_s=lead_s, tail_s=tail_s)
+                  lead_s=lead_s, tail_s=tail_s, voice=voice)
 
 
 def backchannel(pause_s: float = 3.0, *, word: Literal["mm-hm", "yeah"] = "mm-hm",
-                lead_s: float = LEAD_S, tail_s: float = TAIL_S) -> Scenario:
+                lead_s: float = LEAD_S, tail_s: float = TAIL_S,
+                voice: str = DEFAULT_VOICE) -> Scenario:
     """A question (to make the agent talk), ``pause_s``, then a short "mm-hm" / "yeah".
 
     Two turns: play ``turns()[1]`` while the agent speaks.
@@ -221,14 +226,14 @@ def backchannel(pause_s: float = 3.0, *, word: Literal["mm-hm", "yeah"] = "mm-hm
     if clip is None:
         raise ValueError(f"word={word!r}: must be 'mm-hm' or 'yeah'")
     return spoken("backchannel", ["question", clip], pause_s, lead_s=lead_s, tail_s=tail_s,
-                  pause_kind="turn_end")
+                  pause_kind="turn_end", voice=voice)
 
 
-def dictation(pause_s: float = 0.7, *, lead_s: float = LEAD_S,
-              tail_s: float = TAIL_S) -> Scenario:
+def dictation(pause_s: float = 0.7, *, lead_s: float = LEAD_S, tail_s: float = TAIL_S,
+              voice: str = DEFAULT_VOICE) -> Scenario:
     """A long dictation-style turn: four word groups, ``pause_s`` between them."""
     return spoken("dictation", [f"dictation_{i}" for i in range(1, 5)], pause_s,
-                  lead_s=lead_s, tail_s=tail_s)
+                  lead_s=lead_s, tail_s=tail_s, voice=voice)
 
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
