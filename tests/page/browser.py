@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image  # matplotlib's dependency (the lab extra, in the test extra)
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
@@ -68,4 +69,6 @@ def screenshot(page: Any, panel: str, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True, animations="disabled", clip={
         "x": box["x"], "y": box["y"], "width": box["width"],
         "height": min(box["height"], MAX_PICTURE_HEIGHT)})
+    with Image.open(path) as picture:  # 64 colours: a page, not a photo; a third of the bytes
+        picture.convert("P", palette=Image.Palette.ADAPTIVE, colors=64).save(path, optimize=True)
     return path

@@ -3,59 +3,70 @@ voice_settings.page.lab_job`): reads {"values", "scenario", "voice", "label", "d
 JSON line on stdin, runs the timing lab's session for them (the real agent, offline), and writes
 JSON lines on stdout: {"progress": {...}} as it goes, then {"result": {...}} or {"error": ...}.
 
-Everything it writes goes under `directory`: recording.wav, timeline.png, timeline.json.
+Everything it writes goes under `directory`: recording.wav (stereo: caller left, agent right),
+timeline.png and timeline.json, as the lab's `--record` writes them (`lab/recording.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..lab import plan, runner
-from ..lab.results import summarize
-from ..resolution import resolve
+from ..lab.api import LabRequest, run_lab
+from ..lab.plan import Trial
+
+# Not timing: the lab's stand-in LLM answers the same whatever the prompt, and the lab turns the
+# greeting off so the caller speaks into a listening agent.
+NOT_SIMULATED = ("instructions", "greeting")
+FILES = {"wav": "recording.wav", "png": "timeline.png", "timeline": "timeline.json"}
 
 
 def emit(message: dict[str, Any]) -> None:
     print(json.dumps(message), flush=True)
 
 
-def settings_set(job: dict[str, Any]) -> plan.SettingsSet:
-    values = job["values"]
-    candidate = plan.SettingsSet(job["label"], None, values)
-    resolution = resolve(participant=candidate.participant_metadata(),
-                         dispatch=candidate.dispatch_metadata())
-    return plan.SettingsSet(job["label"], None, values, resolution)
+def set_item(name: str, value: Any) -> str:
+    """`name=value` as the lab's --set reads it (JSON where it parses; null is "off")."""
+    return f"{name}={'off' if value is None else json.dumps(value)}"
 
 
-def progress(done: int, total: int) -> None:
+def progress(done: int, total: int, starting: Trial | None) -> None:
     emit({"progress": {"sessions_done": done, "sessions_total": total}})
 
 
-async def simulate(job: dict[str, Any]) -> dict[str, Any]:
-    chosen = settings_set(job)
-    trials = plan.trials([chosen], [job["scenario"]], [], 1)
-    results = await runner.run_all(trials, jobs=1, llm_latency_s=0.0, tts_latency_s=0.0,
-                                   progress=progress)
-    run = summarize(chosen, results)
+def simulate(job: dict[str, Any]) -> dict[str, Any]:
+    directory = Path(job["directory"])
+    record_dir = directory / "recorded"
+    request = LabRequest(
+        sets=[set_item(n, v) for n, v in job["values"].items() if n not in NOT_SIMULATED],
+        scenarios=[job["scenario"]], voice=job["voice"], record_dir=record_dir)
+    result = run_lab(request, progress=progress)
+    [run] = result.runs
     if run["errors"]:
         raise RuntimeError("; ".join(run["errors"]))
+    for recording in result.recordings[:1]:  # one scenario, one session
+        for key, name in FILES.items():
+            if recording.get(key):
+                shutil.move(recording[key], directory / name)
+    shutil.rmtree(record_dir, ignore_errors=True)
     return {
-        "label": run["label"], "scenario": job["scenario"], "voice": job["voice"],
+        "label": job["label"], "scenario": job["scenario"], "voice": job["voice"],
         "settings": run["settings"],
         "first_audio_ms": run["first_audio_ms"]["p50"],
-        "llm_request_ms": run.get("llm_request_ms", run.get("response_delay_ms", {})).get("p50"),
+        "llm_request_ms": run["llm_request_ms"]["p50"],
         "cut_ins": run["cut_ins"], "cut_ins_by_pause": run["cut_ins_by_pause"],
-        "turn_log": run.get("turn_log", []),
+        "end_of_turn_rules": run.get("end_of_turn_rules", {}),
+        "turn_log": run["turn_log"],
     }
 
 
 def main() -> int:
     job = json.loads(sys.stdin.readline())
     try:
-        emit({"result": asyncio.run(simulate(job))})
+        emit({"result": simulate(job)})
     except Exception as exc:  # reported to the page as the run's error
         emit({"error": f"{type(exc).__name__}: {exc}"})
     return 0

@@ -7,6 +7,7 @@
                                    "error"}
     GET /api/lab/runs/{id}/recording.wav   audio/wav (caller left, agent right)
     GET /api/lab/runs/{id}/timeline.png    image/png
+    GET /api/lab/runs/{id}/timeline.json   what happened when (lab/recording.py)
 The two files are capability URLs: the run's id (72 random bits) is the key, so a page's
 <audio> and <img> load them without a header; the run itself needs the bearer.
 
@@ -57,7 +58,8 @@ RUN_TIMEOUT_S = 300.0
 TYPICAL_RUN_S = 20.0
 """What a Retry-After says before any run has finished here."""
 BODY_KEYS = ("settings", "profile", "scenario", "voice")
-FILES = {"recording.wav": "audio/wav", "timeline.png": "image/png"}
+FILES = {"recording.wav": "audio/wav", "timeline.png": "image/png",
+         "timeline.json": "application/json"}
 # The lab runs offline against stand-ins: it gets none of the server's secrets.
 SECRET_ENV = ("LIVEKIT_API_SECRET", "LIVEKIT_API_KEY", "LIVEKIT_URL", "PROFILES_ADMIN_SECRET",
               "TOKEN_SERVER_SECRET", "OPENAI_API_KEY", "DEEPGRAM_API_KEY")
@@ -217,7 +219,8 @@ def size(directory: Path) -> int:
 def with_urls(result: dict[str, Any], run: LabRun) -> dict[str, Any]:
     """The job's result with its files as URLs of this server (None where it wrote none)."""
     urls = {}
-    for key, name in (("recording", "recording.wav"), ("timeline", "timeline.png")):
+    for key, name in (("recording", "recording.wav"), ("timeline", "timeline.png"),
+                      ("timeline_json", "timeline.json")):
         urls[key] = (RUN_PATH.format(id=run.id) + "/" + name
                      if (run.directory / name).is_file() else None)
     return {**result, **urls}
@@ -225,10 +228,12 @@ def with_urls(result: dict[str, Any], run: LabRun) -> dict[str, Any]:
 
 def lab_options() -> dict[str, list[str]]:
     """The scenarios and voices a simulation may choose, the first of each the default."""
+    from ..harness.speech import DEFAULT_VOICE, voices
     from ..lab.cli import SCENARIO_NAMES
 
     scenarios = ["question", *(s for s in SCENARIO_NAMES if s != "question")]
-    return {"scenarios": scenarios, "voices": ["espeak-ng"]}
+    return {"scenarios": scenarios,
+            "voices": [DEFAULT_VOICE, *(v for v in voices() if v != DEFAULT_VOICE)]}
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -6,6 +6,14 @@ import { assistantValues } from "./assistants.js";
 import { callerValues } from "./caller.js";
 
 const POLL_MS = 500;
+// What each end-of-turn rule (runtime/end_of_turn.py) means for the caller.
+const RULES = {
+  vad: "silence only (VAD)",
+  stt: "the STT's end of speech",
+  model_done: "the model judged the turn done: min delay",
+  model_unfinished: "the model judged it unfinished: max delay",
+  no_verdict: "no verdict recorded",
+};
 const results = document.getElementById("sim-results");
 
 export function initSimulate(info) {
@@ -160,7 +168,8 @@ function turns(result) {
     const p = eot.probability === null || eot.probability === undefined ? "–"
       : `${eot.probability.toFixed(2)} / ${eot.threshold === null || eot.threshold === undefined ? "–" : eot.threshold.toFixed(2)}`;
     const row = el("tr", {}, el("th", { scope: "row", text: String(index + 1) }));
-    for (const cell of [seconds(turn.first_audio_ms), eot.rule || "–", p, seconds(eot.waited_ms)]) {
+    const rule = eot.rule ? `${eot.rule}: ${RULES[eot.rule] || "?"}` : "–";
+    for (const cell of [seconds(turn.first_audio_ms), rule, p, seconds(eot.waited_ms)]) {
       row.append(el("td", { text: cell }));
     }
     rows.append(row);
