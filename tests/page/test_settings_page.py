@@ -200,9 +200,20 @@ def test_simulate_plays_the_recording_and_shows_the_timeline(browser: Any, base:
     first_audio = page.locator("#sim-results .figures dd").first.inner_text()
     assert first_audio.endswith(" s")
 
-    recording = urllib.request.urlopen(audio.evaluate("a => a.src"), timeout=30).read()
-    with wave.open(io.BytesIO(recording)) as wav:
-        assert wav.getnchannels() == 2 and wav.getnframes() > 0
+    # The same run over HTTP: done, with a first-audio figure, a stereo WAV and a PNG.
+    run_path = audio.evaluate("a => new URL(a.src).pathname").removesuffix("/recording.wav")
+    status, _, body = admin_request(base, "GET", run_path)
+    run = json.loads(body)
+    assert status == 200 and run["status"] == "done"
+    assert run["result"]["first_audio_ms"] > 0 and run["result"]["turn_log"]
+    assert run["result"]["turn_log"][0]["end_of_turn"]["rule"] == "vad"
+    with urllib.request.urlopen(base + run["result"]["recording"], timeout=30) as response:
+        assert response.headers["Content-Type"] == "audio/wav"
+        with wave.open(io.BytesIO(response.read())) as wav:
+            assert wav.getnchannels() == 2 and wav.getnframes() > 0
+    with urllib.request.urlopen(base + run["result"]["timeline"], timeout=30) as response:
+        assert response.headers["Content-Type"] == "image/png"
+        assert response.read().startswith(b"\x89PNG")
     screenshot(page, "simulate", "settings-page-simulate.png")
     assert console.script_errors() == []
 
