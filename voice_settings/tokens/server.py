@@ -64,6 +64,10 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
     500 {{error}} for an unexpected failure; the details go to the server's log
   OPTIONS {ENDPOINT_PATH}  CORS preflight
   GET {HEALTH_PATH}  health check
+  GET /  the settings page: assistants, a caller's settings, simulations, a test call
+    (docs/settings-page.md; its routes: /api/page, /api/settings/validate, /api/lab/runs,
+    /api/calls/update). Without LiveKit credentials serve still starts; connection details
+    then answer 503.
 {PROFILE_API_HELP}"""
 
 
