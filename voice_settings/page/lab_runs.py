@@ -78,11 +78,14 @@ class LabRun:
     error: str | None = None
     started: float | None = None
     finished: float | None = None
+    expected_s: float | None = None
+    """How long runs took here so far (the median); None before the first."""
 
     def body(self) -> dict[str, Any]:
         elapsed = (self.finished or time.monotonic()) - self.started if self.started else 0.0
         return {"id": self.id, "status": self.status,
-                "progress": {**self.progress, "elapsed_s": round(elapsed, 1)},
+                "progress": {**self.progress, "elapsed_s": round(elapsed, 1),
+                             "expected_s": self.expected_s},
                 "result": self.result, "error": self.error, "label": self.job["label"]}
 
 
@@ -113,10 +116,11 @@ class LabRuns:
             self._worker = asyncio.get_running_loop().create_task(self._work())
         return run
 
+    def typical_s(self) -> float | None:
+        return sorted(self.durations)[len(self.durations) // 2] if self.durations else None
+
     def retry_after_s(self) -> int:
-        typical = sorted(self.durations)[len(self.durations) // 2] if self.durations \
-            else TYPICAL_RUN_S
-        return max(1, round(typical))
+        return max(1, round(self.typical_s() or TYPICAL_RUN_S))
 
     async def _work(self) -> None:
         while True:
@@ -126,6 +130,7 @@ class LabRuns:
 
     async def _execute(self, run: LabRun) -> None:
         run.status, run.started = "running", time.monotonic()
+        run.expected_s = self.typical_s()
         logger.info("lab run %s started: %s, scenario %s, voice %s", run.id, run.job["label"],
                     run.job["scenario"], run.job["voice"])
         try:

@@ -124,7 +124,7 @@ function card(title) {
     progress(run) {
       const p = run.progress || {};
       state.textContent = run.status === "queued" ? "Queued behind another simulation"
-        : `Running: session ${Math.min((p.sessions_done || 0) + 1, p.sessions_total || 1)} of ${p.sessions_total || 1}, ${p.elapsed_s || 0} s`;
+        : `Running: session ${Math.min((p.sessions_done || 0) + 1, p.sessions_total || 1)} of ${p.sessions_total || 1}, ${Math.round(p.elapsed_s || 0)} s${p.expected_s ? ` of about ${Math.round(p.expected_s)} s` : ""}`;
       if (run.status === "running" && p.sessions_total) bar.value = (p.sessions_done || 0) / p.sessions_total;
     },
     fail(message) {
