@@ -125,7 +125,8 @@ function card(title) {
       const p = run.progress || {};
       state.textContent = run.status === "queued" ? "Queued behind another simulation"
         : `Running: session ${Math.min((p.sessions_done || 0) + 1, p.sessions_total || 1)} of ${p.sessions_total || 1}, ${Math.round(p.elapsed_s || 0)} s${p.expected_s ? ` of about ${Math.round(p.expected_s)} s` : ""}`;
-      if (run.status === "running" && p.sessions_total) bar.value = (p.sessions_done || 0) / p.sessions_total;
+      if (run.status === "running" && p.expected_s) bar.value = Math.min(p.elapsed_s / p.expected_s, 0.99);
+      else if (run.status === "running" && p.sessions_done) bar.value = p.sessions_done / p.sessions_total;
     },
     fail(message) {
       bar.remove();
