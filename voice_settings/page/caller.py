@@ -17,7 +17,7 @@ from aiohttp import web
 from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..profile_files import ProfileLibrary
 from ..resolution import resolve
-from ..tokens.http_errors import HttpError
+from ..tokens.http_errors import HttpError, read_body
 from ..tokens.metadata import over_limit
 
 VALIDATE_PATH = "/api/settings/validate"
@@ -31,7 +31,7 @@ def add_caller_routes(app: web.Application, library: ProfileLibrary) -> None:
 
 async def handle_validate(request: web.Request) -> web.Response:
     try:
-        document = read_json_object(await request.read(), what="participant metadata",
+        document = read_json_object(await read_body(request), what="participant metadata",
                                     max_bytes=MAX_DOCUMENT_BYTES)
     except JsonInputError as exc:
         raise HttpError(400, exc.message) from None

@@ -43,7 +43,7 @@ from ..keys import split_by_audience
 from ..model import PROFILE_FIELDS
 from ..profile_files import ProfileLibrary
 from ..resolution import resolve
-from ..tokens.http_errors import HttpError, check_bearer
+from ..tokens.http_errors import HttpError, check_bearer, error_response, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ async def handle_submit(request: web.Request) -> web.Response:
     lab = request.app[LAB]
     check_bearer(request, lab.secret)
     try:
-        body = read_json_object(await request.read() or b"{}", what="request body",
+        body = read_json_object(await read_body(request) or b"{}", what="request body",
                                 max_bytes=MAX_DOCUMENT_BYTES)
     except JsonInputError as exc:
         raise HttpError(400, exc.message) from None
@@ -278,9 +278,8 @@ async def handle_submit(request: web.Request) -> web.Response:
     try:
         run = lab.runs.submit(job)
     except QueueFull as full:
-        response = web.json_response(
-            {"error": f"{MAX_WAITING + 1} simulations are queued or running; try again in "
-             f"about {full.retry_after_s} s"}, status=429)
+        response = error_response(429, f"{MAX_WAITING + 1} simulations are queued or running; "
+                                  f"try again in about {full.retry_after_s} s")
         response.headers["Retry-After"] = str(full.retry_after_s)
         return response
     response = web.json_response(run.body(), status=202)

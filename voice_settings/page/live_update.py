@@ -19,7 +19,7 @@ from aiohttp import web
 from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..profile_files import ProfileLibrary
 from ..tokens.credentials import Credentials
-from ..tokens.http_errors import HttpError, check_bearer
+from ..tokens.http_errors import HttpError, check_bearer, read_body
 from ..tokens.participant_update import (
     ParticipantUpdate,
     update_participant,
@@ -60,7 +60,7 @@ async def handle_update(request: web.Request) -> web.Response:
     if config.credentials is None:
         raise HttpError(503, "serve has no LiveKit credentials, so no call can be updated")
     try:
-        body = read_json_object(await request.read(), what="request body",
+        body = read_json_object(await read_body(request), what="request body",
                                 max_bytes=MAX_DOCUMENT_BYTES)
     except JsonInputError as exc:
         raise HttpError(400, exc.message) from None
