@@ -14,6 +14,7 @@ import pytest
 from tests.agent_helpers import published, running_agent, until
 from tests.speech_like import speech_like
 from voice_settings.harness import OfflineStack
+from voice_settings.harness.speech import make_scenario
 from voice_settings.runtime.turn_timing import TIMING
 
 SPEECH = speech_like(1.2)
@@ -76,3 +77,21 @@ async def test_without_a_speech_end_the_figures_that_need_one_are_left_out():
     assert second["last"]["response_ms"] >= 600 - TOLERANCE_MS
     assert second["p50"]["response_ms"] == second["last"]["response_ms"]
     assert second["turns"] == 2
+
+
+async def test_with_the_default_profile_voice_timing_says_why_the_turn_ended():
+    # the default profile's turn detection is "model": the bundled v1-mini judges the audio
+    question = make_scenario("question", tail_s=0.3)
+    async with running_agent(json.dumps({"greeting": ""})) as stack:
+        await stack.room.play("alice", question.samples)
+        await stack.deepgram.say(question.text)
+        timing = await until(lambda: (t := published(stack, TIMING)) and t["turns"] and t,
+                             "voice.timing after the question")
+        raw = stack.room.local_participant.attributes[TIMING]
+
+    explained = timing["last_end_of_turn"]
+    assert explained["rule"] in ("model_done", "model_unfinished")
+    assert explained["threshold"] == 0.36  # v1-mini's threshold for English
+    assert (explained["probability"] < explained["threshold"]) == (
+        explained["rule"] == "model_unfinished")
+    assert len(raw.encode("utf-8")) < 1024

@@ -127,3 +127,18 @@ def test_the_plot_is_written(tmp_path):
     report.plot([summarize(s, results) for s in sets], path, "pause length (s)",
                 conditions={"jobs": 2, "voice": "espeak"})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_pauses_the_default_ones_separate_the_profiles_and_sessions_are_named():
+    [default] = plan.settings_sets(["default"], [], STORE)
+    trials = plan.trials([default], list(plan.DEFAULT_SCENARIOS), [], repeat=1)
+    assert [(t.scenario, t.pause_s) for t in trials] == [
+        ("question", None), *(("hesitation", p) for p in plan.DEFAULT_PAUSES),
+        ("backchannel", None)]
+    assert trials[1].session == "002-default-hesitation-p0.8-r1"
+    assert len({t.session for t in trials}) == len(trials)
+
+
+def test_a_plan_too_large_is_refused_before_it_is_built():
+    with pytest.raises(UsageError, match="at most"):
+        plan.trials(plan.settings_sets([], [], STORE), ["question"], [], repeat=10**9)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from livekit.agents import AgentSession, CloseEvent, ConversationItemAddedEvent, llm
 from livekit.agents.voice.events import CloseReason
 
+from voice_settings.runtime.end_of_turn import RULES, EndOfTurn
 from voice_settings.runtime.turn_timing import (
     FIGURES,
     MAX_MS,
@@ -35,13 +36,21 @@ figure_maps = st.dictionaries(st.one_of(st.sampled_from(FIGURES), st.text(max_si
                               anything, max_size=12)
 
 
-@given(st.integers(min_value=-5, max_value=2**63), figure_maps, figure_maps)
-def test_the_attribute_is_small_valid_json_whatever_the_figures(turns, last, p50):
-    text = timing_json(turns, last, p50)
+end_of_turns = st.builds(EndOfTurn, st.one_of(st.sampled_from(RULES), st.text(max_size=300)),
+                         st.one_of(st.none(), st.floats()), st.one_of(st.none(), st.floats()))
+
+
+@given(st.integers(min_value=-5, max_value=2**63), figure_maps, figure_maps, end_of_turns)
+def test_the_attribute_is_small_valid_json_whatever_the_figures(turns, last, p50, end_of_turn):
+    text = timing_json(turns, last, p50, end_of_turn)
 
     assert len(text.encode("utf-8")) < 1024
     decoded = json.loads(text)
     assert decoded["turns"] == max(turns, 0)
+    explained = decoded["last_end_of_turn"]
+    assert explained["rule"] in RULES
+    assert all(explained[k] is None or 0 <= explained[k] <= 1
+               for k in ("probability", "threshold"))
     for section in ("last", "p50"):
         assert set(decoded[section]) <= set(FIGURES)
         assert all(isinstance(v, int) and abs(v) <= MAX_MS for v in decoded[section].values())
@@ -192,4 +201,22 @@ async def test_p50_covers_only_the_last_turns_of_the_window():
     assert publish.published[-1]["turns"] == 5
     assert publish.published[-1]["p50"] == {"response_ms": 600, "end_of_turn_ms": 610,
                                             "transcription_delay_ms": 120}
+    await timing.aclose()
+
+
+async def test_each_turn_says_which_rule_ended_it(infos):
+    publish = Recorder()
+    session, timing = following(publish, turn_detection="model")
+    timing.end_of_turn.add(0.21, 0.36)  # what the framework got from the detector
+
+    added(session, "user", USER)
+    added(session, "assistant", REPLY)
+    await settled()
+
+    [attribute] = publish.published
+    assert attribute["last_end_of_turn"] == {"rule": "model_unfinished", "probability": 0.21,
+                                             "threshold": 0.36}
+    [line] = [r for r in infos.records if r.getMessage().startswith("turn timing")]
+    assert "end_of_turn=model_unfinished probability=0.210 threshold=0.360" in line.getMessage()
+    assert line.end_of_turn["rule"] == "model_unfinished"
     await timing.aclose()

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
+import subprocess
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -144,10 +146,23 @@ def check_wav(path: str) -> None:
     try:
         with wave.open(str(file), "rb") as wav:
             frames = wav.getnframes()
-    except (wave.Error, EOFError, OSError) as exc:
-        raise UsageError(f"--wav {path}: not a WAV file ({exc or 'truncated'})") from None
+    except (wave.Error, EOFError) as exc:
+        frames = _frames_by_sox(file)  # e.g. a float WAV, which the lab reads through sox
+        if frames is None:
+            raise UsageError(f"--wav {path}: not a WAV file ({exc or 'too short'})") from None
+    except OSError as exc:
+        raise UsageError(f"--wav {path}: cannot read it ({exc.strerror})") from None
     if frames == 0:
         raise UsageError(f"--wav {path}: the file has no audio")
+
+
+def _frames_by_sox(file: Path) -> int | None:
+    """The number of samples sox reads in a WAV file Python's `wave` cannot; None otherwise."""
+    if shutil.which("sox") is None:
+        return None
+    done = subprocess.run(["sox", "--i", "-s", "-t", "wav", str(file)], capture_output=True,
+                          text=True, check=False)
+    return int(done.stdout) if done.returncode == 0 and done.stdout.strip().isdigit() else None
 
 
 def _need_matplotlib() -> None:

@@ -14,7 +14,6 @@ Recognition is not modelled: the words come from the scenario.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "backchannel)")
     parser.add_argument("--pause", metavar="S1,S2,...", type=_seconds_list, default=[],
                         help="pause lengths in seconds for scenarios with a pause (hesitation, "
-                        "list, dictation; for backchannel, the wait before the mm-hm)")
+                        "list, dictation; default "
+                        f"{','.join(f'{p:g}' for p in plan.DEFAULT_PAUSES)}; for backchannel, "
+                        "the wait before the mm-hm)")
     parser.add_argument("--voice", choices=VOICES, default=DEFAULT_VOICE,
                         help=f"the synthetic caller's voice (default {DEFAULT_VOICE}, the most "
                         "natural; the bundled end-of-turn model judges audio, so the voice "
@@ -48,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wav", metavar="FILE", help="your own recording of a caller")
     parser.add_argument("--text", help="what --wav says (recognition is not modelled)")
     parser.add_argument("--repeat", type=int, default=1, help="sessions per combination (1)")
-    parser.add_argument("--llm-latency", type=_finite, default=0.0, metavar="S",
+    parser.add_argument("--llm-latency", type=float, default=0.0, metavar="S",
                         help="the LLM stand-in's time to first token, seconds (0)")
-    parser.add_argument("--tts-latency", type=_finite, default=0.0, metavar="S",
+    parser.add_argument("--tts-latency", type=float, default=0.0, metavar="S",
                         help="the TTS stand-in's time to first byte, seconds (0)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="sessions at once (default 1: sessions that share the CPU inflate "
@@ -74,16 +75,6 @@ def _seconds_list(text: str) -> list[float]:
     return values
 
 
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: a finite number of seconds")
-    return value
-
-
 def request_from(args: argparse.Namespace) -> LabRequest:
     return LabRequest(
         profiles=args.profile, sets=args.set, scenarios=args.scenario, pauses=args.pause,
@@ -94,6 +85,7 @@ def request_from(args: argparse.Namespace) -> LabRequest:
 
 def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
     request = request_from(args)
+    request.check(store)  # every refusal before the first session (and before the bar)
     with progress_bar() as progress:
         result = run_lab(request, store=store, progress=progress)
     if args.json:

@@ -35,6 +35,10 @@ TIMING_FIELDS = (
 
 SCENARIOS_WITH_PAUSE = ("hesitation", "list", "dictation", "backchannel")
 DEFAULT_SCENARIOS = ("question", "hesitation", "backchannel")
+DEFAULT_PAUSES = (0.8, 1.6, 3.0)
+"""Mid-sentence pauses (hesitation, list, dictation) when none are given: they separate the
+shipped profiles (snappy waits at least 0.55 s of silence and at most 1.5 s, default 0.55-3 s,
+patient 1.2-6 s, dictation 2.5-8 s, depending on the end-of-turn model's verdict)."""
 MAX_SESSIONS = 2000
 """A plan over this many sessions (more than a day of real time) is refused before anything
 is built."""
@@ -152,8 +156,13 @@ def trials(sets: Sequence[SettingsSet], scenarios: Sequence[str], pauses: Sequen
     if wav is not None:
         runs.append(("wav", None))
     for scenario in scenarios:
-        takes_pause = scenario in SCENARIOS_WITH_PAUSE
-        runs += [(scenario, p) for p in pauses] if pauses and takes_pause else [(scenario, None)]
+        if scenario not in SCENARIOS_WITH_PAUSE:
+            runs.append((scenario, None))
+        elif pauses:
+            runs += [(scenario, p) for p in pauses]
+        else:  # the backchannel's "pause" is only the wait before the mm-hm
+            runs += [(scenario, p) for p in (DEFAULT_PAUSES if scenario != "backchannel"
+                                             else (None,))]
     count = repeat * len(runs) * len(sets)
     if count > MAX_SESSIONS:
         raise UsageError(f"the plan has {count} sessions ({len(sets)} settings sets x "

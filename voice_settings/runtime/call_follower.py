@@ -46,8 +46,8 @@ class CallFollower:
         self._timing = TurnTiming(self.identity, publish=self._publish,
                                   turn_detection=self.settings.current.settings.turn_detection)
         self.end_of_turn = self._timing.end_of_turn
-        """Where the session's end-of-turn detector records each verdict (build the session
-        with it), so every turn's timing says which rule ended it."""
+        """Give the session's end-of-turn detector through it (`end_of_turn.detector`), so each
+        turn's log line and `voice.timing` say which rule ended it."""
         ctx.room.on("participant_metadata_changed", self.settings.on_metadata_changed)
         self._profiles.start(on_change=self.settings.profiles_changed)
         ctx.add_shutdown_callback(self.aclose)
