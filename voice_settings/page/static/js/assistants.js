@@ -102,6 +102,7 @@ async function save(condition) {
     showErrors(form, [...missing, ...problems], "Not saved: fix the fields marked below.");
     return;
   }
+  say("assistant-status", `Saving ${name}…`);
   const headers = condition || (open.isNew ? { "If-None-Match": "*" } : { "If-Match": open.etag });
   const reply = await request(`/api/profiles/${encodeURIComponent(name)}`,
     { method: "PUT", body: values, headers, admin: true });
