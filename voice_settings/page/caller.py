@@ -15,17 +15,17 @@ import json
 from aiohttp import web
 
 from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
-from ..profile_files import ProfileLibrary
 from ..resolution import resolve
 from ..tokens.http_errors import HttpError, read_body
 from ..tokens.metadata import over_limit
+from .site import CurrentProfiles
 
 VALIDATE_PATH = "/api/settings/validate"
-LIBRARY = web.AppKey("caller_profiles", ProfileLibrary)
+PROFILES = web.AppKey("caller_profiles", CurrentProfiles)
 
 
-def add_caller_routes(app: web.Application, library: ProfileLibrary) -> None:
-    app[LIBRARY] = library
+def add_caller_routes(app: web.Application, profiles: CurrentProfiles) -> None:
+    app[PROFILES] = profiles
     app.router.add_post(VALIDATE_PATH, handle_validate)
 
 
@@ -39,7 +39,7 @@ async def handle_validate(request: web.Request) -> web.Response:
         else ""
     if problem := over_limit("participant metadata", metadata):
         raise HttpError(413, problem)
-    resolution = resolve(participant=metadata or None, profiles=request.app[LIBRARY].current())
+    resolution = resolve(participant=metadata or None, profiles=request.app[PROFILES]())
     errors = [e.to_dict() for e in resolution.errors]
     if errors:
         return web.json_response({"error": "invalid settings", "errors": errors,

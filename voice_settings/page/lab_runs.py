@@ -41,9 +41,10 @@ from ..errors import SettingsError
 from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..keys import split_by_audience
 from ..model import PROFILE_FIELDS
-from ..profile_files import ProfileLibrary
+from ..profiles import ProfileStore
 from ..resolution import resolve
 from ..tokens.http_errors import HttpError, check_bearer, error_response, read_body
+from .site import CurrentProfiles
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ def lab_options() -> dict[str, list[str]]:
 @dataclass(frozen=True)
 class LabConfig:
     secret: str = field(repr=False)
-    library: ProfileLibrary
+    profiles: CurrentProfiles
     runs: LabRuns
 
 
@@ -274,7 +275,7 @@ async def handle_submit(request: web.Request) -> web.Response:
                                 max_bytes=MAX_DOCUMENT_BYTES)
     except JsonInputError as exc:
         raise HttpError(400, exc.message) from None
-    job = lab_job(body, lab.library, lab.runs.options)
+    job = lab_job(body, lab.profiles(), lab.runs.options)
     try:
         run = lab.runs.submit(job)
     except QueueFull as full:
@@ -288,7 +289,7 @@ async def handle_submit(request: web.Request) -> web.Response:
     return response
 
 
-def lab_job(body: Mapping[str, Any], library: ProfileLibrary,
+def lab_job(body: Mapping[str, Any], store: ProfileStore,
             options: Mapping[str, Any]) -> dict[str, Any]:
     """What lab_job runs for a request: every timing value spelled out (resolved here, against
     this server's profiles), or a 400 naming each refused field."""
@@ -307,7 +308,7 @@ def lab_job(body: Mapping[str, Any], library: ProfileLibrary,
     if body.get("profile") is not None:
         participant["profile"] = body["profile"]
     resolution = resolve(participant=participant, dispatch=operator,
-                         profiles=library.current())
+                         profiles=store)
     if resolution.errors:
         raise HttpError(400, "invalid settings; nothing was run",
                         [e.to_dict() for e in resolution.errors])

@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import web
 
 from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
-from ..profile_files import ProfileLibrary
 from ..tokens.credentials import Credentials
 from ..tokens.http_errors import HttpError, check_bearer, read_body
 from ..tokens.participant_update import (
@@ -28,6 +27,7 @@ from ..tokens.participant_update import (
 )
 from ..tokens.settings_input import SettingsInput
 from ..tool_errors import SettingsRejected, ToolError, UsageError
+from .site import CurrentProfiles
 
 UPDATE_PATH = "/api/calls/update"
 
@@ -36,7 +36,7 @@ UPDATE_PATH = "/api/calls/update"
 class LiveUpdateConfig:
     secret: str = field(repr=False)
     credentials: Credentials | None
-    library: ProfileLibrary
+    profiles: CurrentProfiles
 
 
 LIVE = web.AppKey("live_update", LiveUpdateConfig)
@@ -68,7 +68,7 @@ async def handle_update(request: web.Request) -> web.Response:
     settings = body.get("settings")
     if not isinstance(settings, dict) or not settings:
         raise HttpError(400, "settings must be an object with at least one setting")
-    store = config.library.current()
+    store = config.profiles()
     try:
         patch = update_patch(SettingsInput(metadata=json.dumps(settings)), store)
         update = ParticipantUpdate(room, identity, patch)

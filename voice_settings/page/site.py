@@ -10,12 +10,14 @@ code is only its own files, and it connects only to this server and the LiveKit 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ..profiles import ProfileStore
 from ..schema import participant_schema
 from ..tokens.credentials import MISSING_CREDENTIALS
 from ..tokens.http_errors import HttpError
@@ -26,6 +28,9 @@ LIVEKIT_CLIENT = PAGE_DIR / "node_modules" / "livekit-client" / "dist" / "liveki
 LIVEKIT_CLIENT_PATH = "/page/vendor/livekit-client.mjs"
 PAGE_INFO_PATH = "/api/page"
 PARTICIPANT_SCHEMA_PATH = "/api/schema/participant"
+CurrentProfiles = Callable[[], ProfileStore]
+"""The server's profiles as they are now (edits included): what the page's routes resolve
+settings against, whichever store the profiles live in."""
 CONTENT_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript",
                  ".mjs": "text/javascript", ".svg": "image/svg+xml"}
 

@@ -133,10 +133,11 @@ def add_settings_page(app: web.Application, config: ServeConfig) -> None:
         livekit_url=config.credentials.url if config.credentials else None, admin=bool(secret),
         connection_bearer=bool(config.bearer_secret), default_agent=config.default_agent,
         lab_options=options))
-    add_caller_routes(app, app[PROFILES])
+    profiles = app[PROFILES].current
+    add_caller_routes(app, profiles)
     if secret:
-        add_lab_routes(app, LabConfig(secret, app[PROFILES], LabRuns(options)))
-        add_live_update_routes(app, LiveUpdateConfig(secret, config.credentials, app[PROFILES]))
+        add_lab_routes(app, LabConfig(secret, profiles, LabRuns(options)))
+        add_live_update_routes(app, LiveUpdateConfig(secret, config.credentials, profiles))
 
 
 @web.middleware
