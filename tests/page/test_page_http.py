@@ -113,7 +113,8 @@ async def test_caller_settings_are_checked_with_the_agents_messages(offline) -> 
     assert by_field["stt_model"] == agent_says["stt_model"]
 
 
-async def test_lab_runs_refuse_without_bearer_and_invalid_settings(offline) -> None:
+async def test_lab_runs_refuse_without_bearer_and_invalid_settings(offline,
+                                                                  profiles_copy: Path) -> None:
     base, session = offline
     url = base + "/api/lab/runs"
     status, headers, _ = await call(session, "POST", url, {})
@@ -129,6 +130,11 @@ async def test_lab_runs_refuse_without_bearer_and_invalid_settings(offline) -> N
     assert status == 400 and body["errors"][0]["field"] == "speed"
     status, _, _ = await call(session, "GET", url + "/unknown", headers=ADMIN)
     assert status == 404
+
+    async with serving(config_for(profiles_copy, profiles_admin_secret=None)) as no_admin:
+        status, _, body = await call(session, "POST", no_admin + "/api/lab/runs", {},
+                                     headers=ADMIN)
+        assert status == 401 and "PROFILES_ADMIN_SECRET" in body["error"]
 
 
 def lab_directories() -> set[Path]:

@@ -2,7 +2,8 @@
 
     POST /api/lab/runs            {"settings", "profile", "scenario", "voice"}, all optional
         202 + Location: /api/lab/runs/{id};  400 {error, errors} invalid settings;
-        401 no admin bearer;  429 + Retry-After while the queue is full
+        401 no admin bearer (always, without PROFILES_ADMIN_SECRET);
+        429 + Retry-After while the queue is full
     GET /api/lab/runs/{id}        {"status": queued|running|done|failed, "progress", "result",
                                    "error"}
     GET /api/lab/runs/{id}/recording.wav   audio/wav (caller left, agent right)
@@ -247,7 +248,8 @@ def lab_options() -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class LabConfig:
-    secret: str = field(repr=False)
+    secret: str | None = field(repr=False)
+    """PROFILES_ADMIN_SECRET; unset, every request is refused (401): a run is a real session."""
     profiles: CurrentProfiles
     runs: LabRuns
 
@@ -269,7 +271,7 @@ def add_lab_routes(app: web.Application, config: LabConfig) -> None:
 
 async def handle_submit(request: web.Request) -> web.Response:
     lab = request.app[LAB]
-    check_bearer(request, lab.secret)
+    authorized(request, lab.secret)
     try:
         body = read_json_object(await read_body(request) or b"{}", what="request body",
                                 max_bytes=MAX_DOCUMENT_BYTES)
@@ -287,6 +289,13 @@ async def handle_submit(request: web.Request) -> web.Response:
     response.headers["Location"] = RUN_PATH.format(id=run.id)
     response.headers["Access-Control-Expose-Headers"] = "Location"
     return response
+
+
+def authorized(request: web.Request, secret: str | None) -> None:
+    if not secret:
+        raise HttpError(401, "simulations need the admin bearer, and this server has no admin "
+                        "secret: start serve with PROFILES_ADMIN_SECRET set")
+    check_bearer(request, secret)
 
 
 def lab_job(body: Mapping[str, Any], store: ProfileStore,
@@ -329,7 +338,7 @@ def chosen(body: Mapping[str, Any], key: str, allowed: list[str]) -> str:
 
 def the_run(request: web.Request) -> LabRun:
     lab = request.app[LAB]
-    check_bearer(request, lab.secret)
+    authorized(request, lab.secret)
     run = lab.runs.runs.get(request.match_info["id"])
     if run is None:
         raise HttpError(404, "no such simulation (finished ones are kept for a while only)")

@@ -135,8 +135,8 @@ def add_settings_page(app: web.Application, config: ServeConfig) -> None:
         lab_options=options))
     profiles = app[PROFILES].current
     add_caller_routes(app, profiles)
+    add_lab_routes(app, LabConfig(secret, profiles, LabRuns(options)))
     if secret:
-        add_lab_routes(app, LabConfig(secret, profiles, LabRuns(options)))
         add_live_update_routes(app, LiveUpdateConfig(secret, config.credentials, profiles))
 
 
