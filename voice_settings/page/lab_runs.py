@@ -155,7 +155,8 @@ class LabRuns:
         work = run.directory / "work"
         work.mkdir()
         env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-        env.update(TMPDIR=str(work), MPLCONFIGDIR=str(work))
+        # Temporary files, matplotlib's and onnxruntime's caches: in the run's own directory.
+        env.update(TMPDIR=str(work), MPLCONFIGDIR=str(work), XDG_CACHE_HOME=str(work))
         self._process = process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "voice_settings.page.lab_job", cwd=work, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
