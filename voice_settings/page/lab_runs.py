@@ -144,6 +144,7 @@ class LabRuns:
             run.error = f"{type(exc).__name__}: {exc}"
         finally:
             await self._stop_process()
+            shutil.rmtree(run.directory / "work", ignore_errors=True)  # only the results stay
         run.finished = time.monotonic()
         run.status = "done" if run.result is not None and run.error is None else "failed"
         if run.status == "done":
