@@ -17,6 +17,8 @@ from typing import Any
 
 from ..lab.api import LabRequest, run_lab
 from ..lab.plan import Trial
+from ..resolution import resolve
+from ..runtime.config import AgentConfig
 
 # Not timing: the lab's stand-in LLM answers the same whatever the prompt, and the lab turns the
 # greeting off so the caller speaks into a listening agent.
@@ -33,6 +35,15 @@ def set_item(name: str, value: Any) -> str:
     return f"{name}={'off' if value is None else json.dumps(value)}"
 
 
+def differing(values: dict[str, Any]) -> dict[str, Any]:
+    """The values that differ from what the agent starts a session with when given none (its
+    own profiles, loaded as it loads them): the session is the same, and the lab's label and
+    timeline title name only what was changed."""
+    baseline = resolve(profiles=AgentConfig.from_env().load_profiles()).settings
+    return {name: value for name, value in values.items()
+            if name not in NOT_SIMULATED and getattr(baseline, name) != value}
+
+
 def progress(done: int, total: int, starting: Trial | None) -> None:
     emit({"progress": {"sessions_done": done, "sessions_total": total}})
 
@@ -41,7 +52,7 @@ def simulate(job: dict[str, Any]) -> dict[str, Any]:
     directory = Path(job["directory"])
     record_dir = directory / "recorded"
     request = LabRequest(
-        sets=[set_item(n, v) for n, v in job["values"].items() if n not in NOT_SIMULATED],
+        sets=[set_item(n, v) for n, v in differing(job["values"]).items()],
         scenarios=[job["scenario"]], voice=job["voice"], record_dir=record_dir)
     result = run_lab(request, progress=progress)
     [run] = result.runs
