@@ -180,7 +180,8 @@ function turns(result) {
 }
 
 function resultView(title, result) {
-  const parts = [figures(result), turns(result)];
+  // A narrow screen scrolls the table, not the page.
+  const parts = [figures(result), el("div", { class: "table-wrap" }, turns(result))];
   if (result.timeline) {
     parts.push(el("img", { class: "timeline", src: result.timeline,
       alt: `Timeline of ${title}: when the caller and the agent spoke, and where each turn was decided` }));
