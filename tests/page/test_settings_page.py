@@ -215,6 +215,8 @@ def test_simulate_plays_the_recording_and_shows_the_timeline(browser: Any, base:
         assert response.headers["Content-Type"] == "image/png"
         assert response.read().startswith(b"\x89PNG")
     screenshot(page, "simulate", "settings-page-simulate.png")
+    page.set_viewport_size({"width": 375, "height": 800})  # results readable on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert console.script_errors() == []
 
 
