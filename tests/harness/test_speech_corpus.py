@@ -78,26 +78,16 @@ async def test_silero_splits_a_sentence_at_the_scenario_pause(vad: silero.VAD) -
     assert len(await vad_segments(vad, make_scenario("hesitation", 0.15).samples)) == 1
 
 
-@needs_tools
-def test_generation_reproduces_the_committed_corpus() -> None:
+@pytest.mark.parametrize("voice", [pytest.param("espeak", marks=needs_tools),
+                                   pytest.param("festival", marks=needs_festival)])
+def test_generation_reproduces_the_committed_corpus(voice: str) -> None:
     from voice_settings.harness.speech import generate
 
-    manifest = json.loads(manifest_path("espeak").read_text())
-    if generate.synth_version("espeak") != manifest["synthesizer"]:
-        pytest.skip(f"espeak-ng {generate.espeak_version()} is not the corpus's "
+    manifest = json.loads(manifest_path(voice).read_text())
+    if generate.synth_version(voice) != manifest["synthesizer"]:
+        pytest.skip(f"{generate.synth_version(voice)} is not the corpus's "
                     f"{manifest['synthesizer']}; byte-for-byte comparison would fail")
-    assert generate.main(["--check", "--voice", "espeak"]) == 0
-
-
-@needs_festival
-def test_the_festival_voice_is_reproduced_too() -> None:
-    from voice_settings.harness.speech import generate
-
-    manifest = json.loads(manifest_path("festival").read_text())
-    if generate.synth_version("festival") != manifest["synthesizer"]:
-        pytest.skip(f"festival {generate.festival_version()} is not the corpus's "
-                    f"{manifest['synthesizer']}; byte-for-byte comparison would fail")
-    assert generate.main(["--check", "--voice", "festival"]) == 0
+    assert generate.main(["--check", "--voice", voice]) == 0
 
 
 @needs_tools

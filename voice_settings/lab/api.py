@@ -97,7 +97,8 @@ class LabRequest:
                            self.text)
 
     def conditions(self) -> dict[str, Any]:
-        return {"jobs": self.jobs, "parallel": self.jobs > 1, "voice": self.voice,
+        voice = self.voice if self.scenario_names() else f"your recording ({self.wav})"
+        return {"jobs": self.jobs, "parallel": self.jobs > 1, "voice": voice,
                 "llm_latency_s": self.llm_latency_s, "tts_latency_s": self.tts_latency_s,
                 "scenarios": self.scenario_names(), "pauses_s": list(self.pauses),
                 "repeat": self.repeat}

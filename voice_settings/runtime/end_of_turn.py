@@ -102,18 +102,12 @@ class EndOfTurnLog:
         return fresh[-1].end_of_turn() if fresh else EndOfTurn("no_verdict")
 
 
-class RecordingTextDetector:
-    """A text end-of-turn model (the multilingual plugin) that records its verdicts.
-
-    The framework calls `predict_end_of_turn(chat_ctx)` and then `unlikely_threshold(language)`
-    (and nothing else between them) to decide; the pair is one verdict. The model's own internal
-    calls (e.g. `supports_language`) go to the model itself and are not recorded.
-    """
+class _Forwarding:
+    """What a recording wrapper passes through to the object it wraps, unchanged."""
 
     def __init__(self, inner: Any, log: EndOfTurnLog) -> None:
         self._inner = inner
         self._log = log
-        self._probability: float | None = None
 
     @property
     def model(self) -> str:
@@ -126,6 +120,22 @@ class RecordingTextDetector:
     async def supports_language(self, language: Any) -> bool:
         return await self._inner.supports_language(language)
 
+    def __getattr__(self, name: str) -> Any:  # e.g. describe_options for the session report
+        return getattr(self._inner, name)
+
+
+class RecordingTextDetector(_Forwarding):
+    """A text end-of-turn model (the multilingual plugin) that records its verdicts.
+
+    The framework calls `predict_end_of_turn(chat_ctx)` and then `unlikely_threshold(language)`
+    (and nothing else between them) to decide; the pair is one verdict. The model's own internal
+    calls (e.g. `supports_language`) go to the model itself and are not recorded.
+    """
+
+    def __init__(self, inner: Any, log: EndOfTurnLog) -> None:
+        super().__init__(inner, log)
+        self._probability: float | None = None
+
     async def predict_end_of_turn(self, chat_ctx: Any, **kwargs: Any) -> float:
         self._probability = None
         self._probability = await self._inner.predict_end_of_turn(chat_ctx, **kwargs)
@@ -137,9 +147,6 @@ class RecordingTextDetector:
             self._log.add(self._probability, threshold)
             self._probability = None
         return threshold
-
-    def __getattr__(self, name: str) -> Any:  # e.g. describe_options for the session report
-        return getattr(self._inner, name)
 
 
 class RecordingTurnDetector(inference.TurnDetector):
@@ -164,25 +171,17 @@ class RecordingTurnDetector(inference.TurnDetector):
         return inner if self._log is None else RecordingStream(inner, self._log)
 
 
-class RecordingStream:
+class RecordingStream(_Forwarding):
     """A streaming detector's stream (`_StreamingTurnDetectorStream`) recording verdicts.
 
-    Every member of the framework's protocol is spelled out: the framework checks the stream
-    with a runtime protocol, and Python 3.12+ checks members without `__getattr__`.
+    Every member of the framework's protocol is spelled out (here or in `_Forwarding`): the
+    framework checks the stream with a runtime protocol, and Python 3.12+ checks members
+    without `__getattr__`.
     """
 
     def __init__(self, inner: Any, log: EndOfTurnLog) -> None:
-        self._inner = inner
-        self._log = log
+        super().__init__(inner, log)
         self._prediction: asyncio.Future[Any] | None = None
-
-    @property
-    def model(self) -> str:
-        return self._inner.model
-
-    @property
-    def provider(self) -> str:
-        return self._inner.provider
 
     @property
     def is_fallback(self) -> bool:
@@ -203,9 +202,6 @@ class RecordingStream:
     async def backchannel_threshold(self, language: Any) -> float | None:
         return await self._inner.backchannel_threshold(language)
 
-    async def supports_language(self, language: Any) -> bool:
-        return await self._inner.supports_language(language)
-
     def predict(self) -> asyncio.Future[Any]:
         self._prediction = self._inner.predict()
         return self._prediction
@@ -224,6 +220,3 @@ class RecordingStream:
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
