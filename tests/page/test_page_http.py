@@ -24,7 +24,7 @@ from tests.tokens.serve_helpers import (
     config_for,
     serving,
 )
-from voice_settings.page import lab_runs
+from voice_settings.page import lab_queue
 from voice_settings.page.site import LIVEKIT_CLIENT, STATIC_DIR, PageConfig, call_problems
 from voice_settings.profiles import ProfileStore
 from voice_settings.resolution import resolve
@@ -154,7 +154,7 @@ async def test_a_full_queue_answers_429_with_retry_after(offline) -> None:
     base, session = offline
     url = base + "/api/lab/runs"
     accepted = []
-    for _ in range(lab_runs.MAX_WAITING + 1):  # one runs, the others wait
+    for _ in range(lab_queue.MAX_WAITING + 1):  # one runs, the others wait
         status, headers, body = await call(session, "POST", url, {}, headers=ADMIN)
         assert status == 202 and headers["Location"] == f"/api/lab/runs/{body['id']}"
         accepted.append(headers["Location"])
@@ -189,16 +189,16 @@ async def test_live_updates_go_through_the_update_path(profiles_copy: Path, offl
 
 def test_finished_runs_are_kept_under_a_count_and_a_size(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    runs = lab_runs.LabRuns({})
-    for n in range(lab_runs.MAX_KEPT_RUNS + 3):
-        run = lab_runs.LabRun(f"run{n}", {"label": "x"}, tmp_path / f"run{n}", finished=float(n))
+    runs = lab_queue.LabRuns({})
+    for n in range(lab_queue.MAX_KEPT_RUNS + 3):
+        run = lab_queue.LabRun(f"run{n}", {"label": "x"}, tmp_path / f"run{n}", finished=float(n))
         run.directory.mkdir()
         (run.directory / "recording.wav").write_bytes(b"\0" * 1000)
         runs.runs[run.id] = run
     runs._trim()
-    assert set(runs.runs) == {f"run{n}" for n in range(3, lab_runs.MAX_KEPT_RUNS + 3)}
+    assert set(runs.runs) == {f"run{n}" for n in range(3, lab_queue.MAX_KEPT_RUNS + 3)}
     assert not (tmp_path / "run0").exists() and (tmp_path / "run3").exists()
-    monkeypatch.setattr(lab_runs, "MAX_KEPT_BYTES", 2500)
+    monkeypatch.setattr(lab_queue, "MAX_KEPT_BYTES", 2500)
     runs._trim()
-    assert set(runs.runs) == {f"run{lab_runs.MAX_KEPT_RUNS + 1}",
-                              f"run{lab_runs.MAX_KEPT_RUNS + 2}"}
+    assert set(runs.runs) == {f"run{lab_queue.MAX_KEPT_RUNS + 1}",
+                              f"run{lab_queue.MAX_KEPT_RUNS + 2}"}
