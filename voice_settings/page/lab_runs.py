@@ -80,7 +80,7 @@ async def handle_submit(request: web.Request) -> web.Response:
                                 max_bytes=MAX_DOCUMENT_BYTES)
     except JsonInputError as exc:
         raise HttpError(400, exc.message) from None
-    job = lab_job(body, lab.profiles(), lab.runs.options)
+    job = job_for(body, lab.profiles(), lab.runs.options)
     try:
         run = lab.runs.submit(job)
     except QueueFull as full:
@@ -101,7 +101,7 @@ def authorized(request: web.Request, secret: str | None) -> None:
     check_bearer(request, secret)
 
 
-def lab_job(body: Mapping[str, Any], store: ProfileStore,
+def job_for(body: Mapping[str, Any], store: ProfileStore,
             options: Mapping[str, Any]) -> dict[str, Any]:
     """What lab_job runs for a request: every timing value spelled out (resolved here, against
     this server's profiles), or a 400 naming each refused field."""

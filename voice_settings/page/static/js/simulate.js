@@ -5,7 +5,7 @@ import { el, problem, request, say } from "./api.js";
 import { assistantValues } from "./assistants.js";
 import { callerValues } from "./caller.js";
 
-const POLL_MS = 500;
+const POLL_MS = 1000;
 // What each end-of-turn rule (runtime/end_of_turn.py) means for the caller.
 const RULES = {
   vad: "silence only (VAD)",
