@@ -40,8 +40,9 @@ from tests.tokens.serve_helpers import (
     shipped_profiles,
 )
 from voice_settings.json_input import MAX_DOCUMENT_BYTES
-from voice_settings.profile_files import read_profile_file
 from voice_settings.profiles import ProfileStore, profile_from_bytes
+from voice_settings.store import DirectoryBackend
+from voice_settings.store.directory import LOCK_FILE
 from voice_settings.tokens.profile_api import MAX_PROFILE_BYTES
 from voice_settings.tokens.server import ENDPOINT_PATH
 
@@ -58,6 +59,11 @@ async def api(directory: Path) -> AsyncIterator[tuple[str, aiohttp.ClientSession
     async with serving(config_for(directory, bearer_secret=BROWSER_SECRET)) as base, \
             aiohttp.ClientSession() as session:
         yield base, session
+
+
+def file_contents(directory: Path) -> dict[str, bytes]:
+    """Every file of the directory but the store's lock file, by name."""
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE}
 
 
 def etag_of(path: Path) -> str:
@@ -151,14 +157,14 @@ async def test_404_for_every_route_when_no_admin_secret_is_set(directory: Path) 
                              ("GET", "/api/schema")]:
             status, _, reply = await call(session, method, base + path, BOB, headers=ADMIN)
             assert status == 404 and reply["error"], (method, path)
-    assert sorted(p.name for p in directory.iterdir()) == sorted(
+    assert sorted(file_contents(directory)) == sorted(
         f"{n}.toml" for n in ("default", "dictation", "patient", "snappy"))
 
 
 async def test_401_without_the_admin_secret_even_with_the_browsers_secret(
         api: Any, directory: Path) -> None:
     base, session = api
-    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    before = file_contents(directory)
     for headers in ({}, {"Authorization": f"Bearer {BROWSER_SECRET}"},
                     {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_SECRET}):
         for method, path in [("GET", "/api/profiles"), ("GET", "/api/schema"),
@@ -168,7 +174,7 @@ async def test_401_without_the_admin_secret_even_with_the_browsers_secret(
                                                       headers={**headers, **CREATE})
             assert status == 401 and reply_headers["WWW-Authenticate"] == "Bearer"
             assert ADMIN_SECRET not in json.dumps(reply)
-    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert file_contents(directory) == before
     # ... and the admin secret is not the browsers' secret for connection details.
     status, _, _ = await call(session, "POST", base + ENDPOINT_PATH, {}, headers=ADMIN)
     assert status == 401
@@ -239,12 +245,12 @@ async def test_200_replaces_with_if_match_and_keeps_the_files_comment(
 ])
 async def test_a_write_without_the_right_condition_changes_nothing(
         api: Any, directory: Path, name: str, condition: dict[str, str], status: int) -> None:
-    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    before = file_contents(directory)
     answered, _, reply = await put(api, name, BOB, condition)
     assert answered == status and reply["error"]
     if status == 428:  # says which condition to send
         assert "If-Match" in reply["error"] or "If-None-Match: *" in reply["error"]
-    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert file_contents(directory) == before
 
 
 async def test_400_names_every_invalid_field(api: Any, directory: Path) -> None:
@@ -284,7 +290,7 @@ async def test_400_for_a_profile_not_valid_over_the_default(tmp_path: Path) -> N
         status, _, reply = await put(api, "default", {"min_endpointing_delay": 3.0},
                                      {"If-Match": headers["ETag"]})
         assert status == 400 and "quick.toml" in reply["errors"][0]["message"]
-    assert sorted(p.name for p in directory.iterdir()) == ["default.toml", "quick.toml"]
+    assert sorted(file_contents(directory)) == ["default.toml", "quick.toml"]
     assert ProfileStore.load(directory).values("default") == {"min_endpointing_delay": 2.0}
 
 
@@ -366,7 +372,7 @@ async def test_two_editors_with_the_same_version_exactly_one_wins(
         statuses = sorted(status for status, _, _ in replies)
         assert statuses == [200, 412], statuses
         winner = next(reply for status, _, reply in replies if status == 200)
-        on_disk = read_profile_file(directory, "patient")
+        on_disk = DirectoryBackend(directory).read("patient")
         assert on_disk is not None and on_disk.version == winner["version"]
         assert on_disk.values == winner["values"]
 
@@ -412,7 +418,7 @@ async def test_readers_never_see_a_half_written_file(api: Any, directory: Path) 
         await http_reader
     assert not failures, failures[:3]
     assert seen.count("file") > 0 and seen.count("http") > 0
-    assert sorted(p.name for p in directory.iterdir())[-1] == "snappy.toml"  # no temp files left
+    assert sorted(file_contents(directory))[-1] == "snappy.toml"  # no temp files left
 
 
 # --- The serve command -------------------------------------------------------------------------

@@ -93,9 +93,10 @@ class ProfileBackend(Protocol):
 
     def read(self, name: str) -> StoredProfile | None: ...
 
-    def write(self, name: str, values: dict[str, Any], description: str, comment: str,
+    def write(self, name: str, values: dict[str, Any], description: str, comment: str | None,
               expect: Expect) -> str:
-        """Store the profile if `expect` holds (VersionMismatch otherwise); its new version."""
+        """Store the profile if `expect` holds (VersionMismatch otherwise); its new version.
+        `comment` heads a profile file (None: keep the one it has)."""
 
     def delete(self, name: str, expect: Expect) -> None: ...
 

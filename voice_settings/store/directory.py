@@ -123,16 +123,19 @@ class DirectoryBackend:
         return None
 
     # --- writing --------------------------------------------------------------------------
-    def write(self, name: str, values: dict[str, Any], description: str, comment: str,
+    def write(self, name: str, values: dict[str, Any], description: str, comment: str | None,
               expect: Expect) -> str:
         path = self.directory / f"{name}{SUFFIX}"
         with self._locked(), _store_faults(self.location, path):
             current = self.read(name)
             if not expect.holds(current):
                 raise VersionMismatch(current)
-            if path.exists() and not path.is_file():
-                raise StoreConflict(f"{path.name} in the profiles directory is not a file; an "
-                                    "operator must move it away before this profile is written")
+            if os.path.lexists(path) and not path.is_file():
+                raise StoreConflict(f"{path.name} in the profiles directory is not a regular "
+                                    "file; an operator must move it away before this profile "
+                                    "is written")
+            if comment is None:
+                comment = current.comment if current else ""
             return write_profile(path, profile_toml(values, description, comment))
 
     def delete(self, name: str, expect: Expect) -> None:

@@ -154,7 +154,7 @@ class PostgresBackend:
         return StoredProfile(name, version, where, valid, description)
 
     # --- writing: one statement each ------------------------------------------------------
-    def write(self, name: str, values: dict[str, Any], description: str, comment: str,
+    def write(self, name: str, values: dict[str, Any], description: str, comment: str | None,
               expect: Expect) -> str:
         version = secrets.token_hex(16)
         table = sql.Identifier(TABLE)

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import secrets
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +23,10 @@ from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError,
 from ..keys import canonical_key
 from ..model import OPERATOR_FIELDS
 from ..parsing import decode
-from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
 from ..sources import Source
+from ..store import ProfileBackend, StoreFollower, directory_backend
 from .credentials import Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import HttpError, check_bearer
@@ -74,6 +74,8 @@ class ServeConfig:
     cors_origins: frozenset[str] = frozenset({"*"})
     profiles_admin_secret: str | None = field(default=None, repr=False)
     """Turns the profile API on (profile_api.py); unset, its routes answer 404."""
+    backend: ProfileBackend | None = None
+    """The store `profiles` was loaded from; None: the directory of `profiles`."""
 
 
 def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
@@ -84,20 +86,29 @@ def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[st
 
 
 CONFIG = web.AppKey("config", ServeConfig)
-PROFILES = web.AppKey("profiles", ProfileLibrary)
+PROFILES = web.AppKey("profiles", StoreFollower)
 
 
 def make_app(config: ServeConfig) -> web.Application:
     app = web.Application(middlewares=[json_errors_and_cors], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
-    # Profiles edited through the API or by hand are in use from the next request on.
-    app[PROFILES] = ProfileLibrary(config.profiles)
+    # Profiles edited through the API (of any replica), by hand or with psql are followed.
+    backend = config.backend or directory_backend(config.profiles.directory)
+    app[PROFILES] = StoreFollower(backend, config.profiles)
+    app.cleanup_ctx.append(following_the_store)
     if config.profiles_admin_secret:
         add_profile_routes(app, ProfileAdminConfig(config.profiles_admin_secret, app[PROFILES]))
     app.router.add_post(ENDPOINT_PATH, handle_connection_details)
     app.router.add_route("OPTIONS", ENDPOINT_PATH, handle_preflight)
     app.router.add_get(HEALTH_PATH, handle_health)
     return app
+
+
+async def following_the_store(app: web.Application) -> AsyncIterator[None]:
+    follower = app[PROFILES]
+    follower.start()
+    yield
+    await follower.aclose()
 
 
 @web.middleware
@@ -166,10 +177,22 @@ async def handle_connection_details(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     check_bearer(request, config.bearer_secret)
     body = json_body(await request.read())
-    token_request = endpoint_token_request(body, config, request.app[PROFILES].current())
+    follower = request.app[PROFILES]
+    try:
+        token_request = endpoint_token_request(body, config, follower.store)
+    except HttpError as exc:
+        if not names_an_unknown_profile(exc):
+            raise
+        # Created a moment ago, perhaps through another replica: read the store, then decide.
+        token_request = endpoint_token_request(body, config, await follower.refresh())
     token = sign(config.credentials, token_request)
     reply = connection_details(config.credentials, token_request, token)
     return web.json_response(reply, status=201)
+
+
+def names_an_unknown_profile(exc: HttpError) -> bool:
+    return any(e.get("field") == "profile" and "unknown profile" in e.get("message", "")
+               for e in exc.errors)
 
 
 def json_body(data: bytes) -> dict[str, Any]:
