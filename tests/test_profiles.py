@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ from voice_settings.profiles import (
     PROFILES_DIR_ENV,
     ProfileError,
     ProfileStore,
+    profile_from_bytes,
     profile_toml,
     settings_to_profile,
     validate_profile,
 )
 from voice_settings.resolution import resolve
 from voice_settings.sources import Source
+from voice_settings.store import DirectoryBackend, load_strict
+from voice_settings.store.directory import MAX_FILE_BYTES
 
 SHIPPED_NAMES = ["default", "dictation", "patient", "snappy"]
 DEFAULTS = VoiceSettings()
@@ -203,13 +207,46 @@ def test_a_broken_profile_fails_naming_file_field_and_problem(tmp_path, text, fi
         assert word in str(error)
 
 
-@pytest.mark.parametrize("file_name", ["Bad Name", "UPPER", "-dash", "a.b", "x" * 65])
-def test_a_profile_file_name_that_is_not_a_profile_name_fails(tmp_path, file_name):
+@pytest.mark.parametrize("file_name", ["Bad Name", "UPPER", "-dash", "a.b", "x" * 65,
+                                       ".#patient", ".hidden"])
+def test_a_file_whose_name_is_not_a_profile_name_is_skipped_with_one_log_line(
+        tmp_path, file_name, caplog):
+    write(tmp_path, "calm", "endpointing_ms = 300\n")
     path = write(tmp_path, file_name, "endpointing_ms = 300\n")
-    with pytest.raises(ProfileError) as raised:
+    caplog.set_level(logging.WARNING)
+    backend = DirectoryBackend(tmp_path)
+    assert load_strict(backend).names() == ["calm"]
+    assert load_strict(backend).names() == ["calm"]  # read again: no second line
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and str(path) in lines[0] and "not a profile name" in lines[0]
+
+
+def test_directories_and_broken_or_looping_links_are_skipped(tmp_path, caplog):
+    write(tmp_path, "calm", "endpointing_ms = 300\n")
+    (tmp_path / "folder.toml").mkdir()
+    (tmp_path / "dangling.toml").symlink_to(tmp_path / "nowhere.toml")
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    (tmp_path / "linked.toml").symlink_to(tmp_path / "calm.toml")  # a link to a file counts
+    caplog.set_level(logging.WARNING)
+    assert ProfileStore.load(tmp_path).names() == ["calm", "linked"]
+    reasons = {Path(r.file).name: r.reason for r in caplog.records}
+    assert reasons == {"folder.toml": "a directory", "dangling.toml": "a link to nothing",
+                       "loop.toml": "a link that loops"}
+
+
+def test_an_empty_file_is_a_broken_profile_not_an_empty_one(tmp_path):
+    path = write(tmp_path, "calm", "")
+    with pytest.raises(ProfileError, match="empty") as raised:
         ProfileStore.load(tmp_path)
     assert raised.value.path == str(path)
-    assert "file name" in str(raised.value)
+    assert profile_toml({}) and profile_from_bytes(path, profile_toml({}).encode()) == ({}, "")
+
+
+def test_a_file_over_the_size_cap_is_refused_without_reading_it_whole(tmp_path):
+    path = write(tmp_path, "huge", "# " + "x" * MAX_FILE_BYTES + "\n")
+    with pytest.raises(ProfileError, match="limit") as raised:
+        ProfileStore.load(tmp_path)
+    assert raised.value.path == str(path)
 
 
 def test_an_undecodable_profile_fails_naming_the_file(tmp_path):
@@ -223,7 +260,7 @@ def test_an_undecodable_profile_fails_naming_the_file(tmp_path):
 def test_other_files_are_not_profiles(tmp_path):
     (tmp_path / "notes.txt").write_text("not a profile")
     (tmp_path / "README.md").write_text("# profiles")
-    write(tmp_path, "calm", "")
+    write(tmp_path, "calm", "# calm: the defaults\n")
     assert ProfileStore.load(tmp_path).names() == ["calm"]
 
 

@@ -22,15 +22,25 @@ from .parsing import parse_assignment
 from .profiles import (
     ProfileError,
     ProfileStore,
-    check_over_default,
     derived_comment,
     is_profile_name,
-    leading_comment,
     profile_toml,
     validate_profile,
 )
 from .resolution import Resolution, resolve
 from .schema import participant_schema, reference_markdown, settings_schema
+from .store import (
+    DirectoryBackend,
+    Expect,
+    ProfileBackend,
+    StoreError,
+    VersionMismatch,
+    check_store,
+    directory_backend,
+    load_strict,
+    open_backend,
+    store_with,
+)
 from .tool_errors import EXIT_FAILURE, EXIT_OK, ToolError, UsageError, print_error
 
 
@@ -125,30 +135,37 @@ def cmd_schema(args: argparse.Namespace, store: ProfileStore) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace, store: ProfileStore) -> int:
+    backend = args.backend
     if args.action == "list":
         for name in store.names():
             marker = " (default)" if name == store.default_name else ""
             print(f"{name}{marker}: {store.descriptions[name]}")
         return EXIT_OK
     if args.action == "show":
-        return _show_profile(store, args.name)
-    return _new_profile(store, args)
+        return _show_profile(backend, store, args.name)
+    if args.action == "export":
+        return _export(backend, store, Path(args.directory))
+    if args.action == "import":
+        return _import(backend, store, Path(args.directory))
+    return _new_profile(backend, store, args)
 
 
-def _show_profile(store: ProfileStore, name: str) -> int:
+def _show_profile(backend: ProfileBackend, store: ProfileStore, name: str) -> int:
     if name not in store:
         raise UsageError(f"unknown profile {name!r}; known: {', '.join(store.names())}")
-    path = store.directory / f"{name}.toml"
-    print(path.read_text(encoding="utf-8"), end="")
+    if backend.directory is not None:  # the file as written, comments included
+        print(Path(store.where(name)).read_text(encoding="utf-8"), end="")
+    else:
+        print(profile_toml(store.values(name), store.descriptions[name]), end="")
     return EXIT_OK
 
 
-def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
+def _new_profile(backend: ProfileBackend, store: ProfileStore, args: argparse.Namespace) -> int:
     if not is_profile_name(args.name):  # a path, or a file name the store would refuse to load
         raise UsageError(f"{args.name!r} is not a profile name: {allowed('profile')}")
-    path = store.directory / f"{args.name}.toml"
-    if path.exists() and not args.force:
-        raise UsageError(f"{path} exists; use --force to replace it")
+    where = store.where(args.name)
+    if args.name in store and not args.force:
+        raise UsageError(f"{where} exists; use --force to replace it")
     values: dict[str, Any] = {}
     if args.base:
         if args.base not in store:
@@ -164,21 +181,23 @@ def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
             raise UsageError(f"{name} is chosen per call and cannot be part of a profile")
         values[name] = value
     description = args.description or (store.descriptions.get(args.base, "") if args.base else "")
-    values, _ = validate_profile(path, {"description": description, **values})  # or raises
-    # The store checks every profile over the default one: never write a file it would refuse.
-    default = store.default_name or ("default" if args.name == "default" else None)
-    if default:
-        check_over_default(store.directory, {**store.profiles, args.name: values}, default)
-    text = profile_toml(values, description, _new_profile_comment(store, args, values,
-                                                                 description))
-    store.directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
+    values, _ = validate_profile(where, {"description": description, **values})  # or raises
+    # The store checks every profile over the default one: never write one it would refuse.
+    check_store(store_with(store, args.name, values, description))
+    comment = _new_profile_comment(backend, store, args, values, description)
+    expect = Expect(versions=frozenset({"*"})) if args.name in store else Expect(absent=True)
+    if backend.directory is not None:
+        backend.directory.mkdir(parents=True, exist_ok=True)
+    try:
+        backend.write(args.name, values, description, comment, expect)
+    except VersionMismatch:
+        raise UsageError(f"{where} changed while this command ran; run it again") from None
+    print(f"wrote {where}")
     return EXIT_OK
 
 
-def _new_profile_comment(store: ProfileStore, args: argparse.Namespace, values: dict[str, Any],
-                         description: str) -> str:
+def _new_profile_comment(backend: ProfileBackend, store: ProfileStore, args: argparse.Namespace,
+                         values: dict[str, Any], description: str) -> str:
     """What a new profile's file says first: what it derives from and what changed, over the
     base profile's own comment (who it is for, why its values)."""
     if not args.base:
@@ -186,9 +205,45 @@ def _new_profile_comment(store: ProfileStore, args: argparse.Namespace, values: 
     before = {"description": store.descriptions[args.base], **store.values(args.base)}
     after = {"description": description, **values}
     changed = sorted(name for name in after if name not in before or before[name] != after[name])
-    base_file = store.directory / f"{args.base}.toml"
-    return derived_comment(args.name, args.base, f"{store.directory.name}/{base_file.name}",
-                           changed, leading_comment(base_file.read_bytes()))
+    base = backend.read(args.base)
+    base_where = store.where(args.base)
+    if backend.directory is not None:
+        base_where = f"{backend.directory.name}/{Path(base_where).name}"
+    return derived_comment(args.name, args.base, base_where, changed,
+                           base.comment if base else "")
+
+
+def _export(backend: ProfileBackend, store: ProfileStore, directory: Path) -> int:
+    """Every profile of the store as `<name>.toml` in `directory` (for git, or another store)."""
+    if backend.directory is not None and directory.resolve() == backend.directory.resolve():
+        raise UsageError(f"{directory} is the store itself")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = DirectoryBackend(directory)
+    comments = {entry.name: entry.comment for entry in backend.read_all()}
+    for name in store.names():
+        comment = comments.get(name) or f"{name}: exported from {backend.location}."
+        target.write(name, store.values(name), store.descriptions[name], comment, Expect.ANY)
+    print(f"exported {len(store.names())} profiles from {backend.location} to {directory}")
+    return EXIT_OK
+
+
+def _import(backend: ProfileBackend, store: ProfileStore, directory: Path) -> int:
+    """Every profile in `directory` into the store, added or replaced (others stay); nothing is
+    written unless all of them are valid, also over the store's default profile."""
+    if backend.directory is not None and directory.resolve() == backend.directory.resolve():
+        raise UsageError(f"{directory} is the store itself")
+    source = DirectoryBackend(directory)
+    incoming = load_strict(source)
+    merged = store
+    for name in incoming.names():
+        merged = store_with(merged, name, incoming.values(name), incoming.descriptions[name])
+    check_store(merged)
+    comments = {entry.name: entry.comment for entry in source.read_all()}
+    for name in incoming.names():
+        backend.write(name, incoming.values(name), incoming.descriptions[name],
+                      comments.get(name, ""), Expect.ANY)
+    print(f"imported {len(incoming.names())} profiles from {directory} into {backend.location}")
+    return EXIT_OK
 
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,8 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m voice_settings", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles-dir", help="profiles directory (default: $VOICE_PROFILES_DIR "
-                        "or the project's profiles/)")
+    parser.add_argument("--profiles-dir", help="profiles directory (default: the database of "
+                        "$VOICE_PROFILES_URL when set, else $VOICE_PROFILES_DIR, else the "
+                        "project's profiles/)")
     parser.add_argument("--default-profile", help="the operator's default profile (default: "
                         "$VOICE_DEFAULT_PROFILE or 'default')")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="every field, including operator-only ones")
     schema.add_argument("--markdown", action="store_true",
                         help="the settings reference table, as in the README")
-    profiles = commands.add_parser("profiles", help="list, show or create profiles")
+    profiles = commands.add_parser("profiles", help="list, show, create, export or import "
+                                   "profiles")
     actions = profiles.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="profile names and descriptions")
     show = actions.add_parser("show", help="print a profile file")
@@ -237,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a setting; VALUE is JSON when it parses, else text (repeatable)")
     new.add_argument("--description", help="one line saying who the profile is for")
     new.add_argument("--force", action="store_true", help="replace an existing profile")
+    export = actions.add_parser("export", help="write every profile of the store as "
+                                "DIR/<name>.toml (to keep them in git, or move them)")
+    export.add_argument("directory", metavar="DIR")
+    load = actions.add_parser("import", help="add or replace the store's profiles with those "
+                              "in DIR/*.toml (all valid, or nothing is written)")
+    load.add_argument("directory", metavar="DIR")
     lab = commands.add_parser(
         "lab", help="measure what timing settings do to a conversation, offline",
         description=lab_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -254,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
-        store = ProfileStore.load(args.profiles_dir, args.default_profile)
+        args.backend = (directory_backend(args.profiles_dir) if args.profiles_dir
+                        else open_backend())
+        store = load_strict(args.backend, args.default_profile)
         status = COMMANDS[args.command](args, store)
         sys.stdout.flush()  # a closed pipe must show here, not in the flush at exit
         return status
@@ -262,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         return print_error(exc)
     except ProfileError as exc:
         return print_error(UsageError(str(exc)))
+    except StoreError as exc:  # a directory or URL that is wrong: usage; a database down: 1
+        database = getattr(args, "backend", None) is not None and args.backend.directory is None
+        return print_error((ToolError if database else UsageError)(exc.message))
     except BrokenPipeError:  # `... | head` closed the pipe: not an error of ours
         _discard_stdout()
         return EXIT_OK

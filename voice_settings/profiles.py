@@ -152,7 +152,11 @@ def profile_toml(values: dict[str, Any], description: str = "", comment: str = "
     header = "".join(f"# {_comment_text(line)}\n".replace("# \n", "#\n")
                      for line in comment.splitlines())
     body = "".join(_toml_line(key, value) for key, value in document.items())
-    return header + body
+    # Never 0 bytes: an empty file is what a write caught half-way looks like, and is refused.
+    return (header + body) or EMPTY_PROFILE_COMMENT
+
+
+EMPTY_PROFILE_COMMENT = "# No settings of its own: the defaults.\n"
 
 
 def _toml_line(key: str, value: Any) -> str:

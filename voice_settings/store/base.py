@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ..profiles import ProfileError
 
@@ -42,12 +42,18 @@ class Expect:
     versions: frozenset[str] | None = None
     """Replace only: the stored version is one of these ("*": any existing one)."""
 
+    ANY: ClassVar[Expect]
+    """Whatever is stored (an import, an export): create or replace."""
+
     def holds(self, current: StoredProfile | None) -> bool:
         if current is None:
             return self.absent
         if self.versions is None:
             return False
         return "*" in self.versions or current.version in self.versions
+
+
+Expect.ANY = Expect(absent=True, versions=frozenset({"*"}))
 
 
 class StoreError(Exception):

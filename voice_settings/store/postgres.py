@@ -158,10 +158,13 @@ class PostgresBackend:
               expect: Expect) -> str:
         version = secrets.token_hex(16)
         table = sql.Identifier(TABLE)
-        if expect.absent:
+        if expect.absent:  # and, for Expect.ANY, replace whatever is there
+            on_conflict = ('DO UPDATE SET "values" = EXCLUDED."values", description = '
+                           "EXCLUDED.description, version = EXCLUDED.version, updated_at = now()"
+                           if expect.versions and "*" in expect.versions else "DO NOTHING")
             query = sql.SQL('INSERT INTO {} (name, "values", description, version) '
-                            "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING "
-                            "RETURNING version").format(table)
+                            "VALUES (%s, %s, %s, %s) ON CONFLICT (name) " + on_conflict
+                            + " RETURNING version").format(table)
             parameters: tuple = (name, Jsonb(values), description, version)
         else:
             query = sql.SQL('UPDATE {} SET "values" = %s, description = %s, version = %s, '
