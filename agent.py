@@ -41,9 +41,9 @@ from voice_settings.runtime.caller import (
     run_while_present,
     wait_for_caller,
 )
-from voice_settings.runtime.config import AgentConfig, problem_before_start
+from voice_settings.runtime.config import AgentConfig, checked_store
 from voice_settings.runtime.process_models import ProcessModels
-from voice_settings.runtime.profile_watch import ProfileWatch, fresh_profiles
+from voice_settings.runtime.profile_watch import job_profiles, keep_for_jobs
 from voice_settings.runtime.publisher import SettingsPublisher
 from voice_settings.runtime.session_options import (
     agent_session_options,
@@ -53,6 +53,7 @@ from voice_settings.runtime.session_options import (
 )
 from voice_settings.runtime.turn_detector import import_plugin_if_usable
 from voice_settings.runtime.turn_timing import TurnTiming
+from voice_settings.store import ProfileBackend, StoreFollower
 
 load_dotenv(".env.local")
 logger = logging.getLogger("settings-agent")
@@ -61,20 +62,24 @@ COMMAND = sys.argv[1] if len(sys.argv) > 1 else None  # start, dev, console, dow
 # to run it; without its files it is left out, or its runners fail at start with tracebacks.
 import_plugin_if_usable(COMMAND)
 # Checked once, in the main process (`python agent.py start` and `python -m livekit.agents start
-# agent.py` alike) before the worker registers: a broken profile would otherwise fail every job
-# process's setup, and the framework restarts those in a loop.
-if multiprocessing.parent_process() is None and (problem := problem_before_start(COMMAND)):
-    sys.exit(f"cannot start the agent: {problem}")
+# agent.py` alike) before the worker registers: a broken profile store stops it here. Later, the
+# main process follows the store and hands its job processes the last valid profiles.
+if multiprocessing.parent_process() is None:
+    if isinstance(checked := checked_store(COMMAND), str):
+        sys.exit(f"cannot start the agent: {checked}")
+    if checked is not None:
+        keep_for_jobs(*checked)
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Once per process, before its one job: the configuration, the operator's profiles, and
-    what no caller's settings change (VAD, end-of-turn model, the OpenAI client)."""
+    """Once per process, before its one job: the configuration, the profile store (read at the
+    job's start; nothing here fails because of a profile), and what no caller's settings change
+    (VAD, end-of-turn model, the OpenAI client)."""
     config = AgentConfig.from_env()
     for problem in config.problems:
         logger.error(problem)
     proc.userdata["config"] = config
-    proc.userdata["profiles"] = config.load_profiles()
+    proc.userdata["profile_store"] = config.profile_backend()
     proc.userdata["models"] = ProcessModels.load()
 
 
@@ -84,7 +89,8 @@ server = AgentServer(setup_fnc=prewarm)
 @server.rtc_session(agent_name=AgentConfig.from_env().agent_name)
 async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
-    profiles = fresh_profiles(ctx.proc.userdata["profiles"])  # edits since the process started
+    backend: ProfileBackend = ctx.proc.userdata["profile_store"]
+    profiles = await job_profiles(backend, config.default_profile)  # as it is now
     models: ProcessModels = ctx.proc.userdata["models"]
     ctx.add_shutdown_callback(models.aclose)  # the process ends with its one job
     models.connect_openai()  # while the caller is on the way
@@ -103,7 +109,7 @@ async def entrypoint(ctx: JobContext) -> None:
     call.on_change = publisher.notify
     # Listen before anything awaits, so a change made while the session starts is not lost.
     ctx.room.on("participant_metadata_changed", call.on_metadata_changed)
-    profile_watch = ProfileWatch(profiles, on_change=call.profiles_changed)
+    profile_watch = StoreFollower(backend, profiles, on_change=call.profiles_changed)
     profile_watch.start()
     ctx.add_shutdown_callback(profile_watch.aclose)
 
