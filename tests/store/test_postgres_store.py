@@ -21,6 +21,7 @@ from voice_settings.store import (
     VersionMismatch,
     load_strict,
     open_backend,
+    settle,
 )
 from voice_settings.store.postgres import SCHEMA_VERSION, TABLE, PostgresBackend
 
@@ -84,7 +85,9 @@ def test_a_row_written_by_hand_is_validated_and_named(backend, profiles_db_url):
     with pytest.raises(ProfileError) as raised:
         load_strict(backend)
     assert "row 'calm'" in raised.value.path and raised.value.field == "endpointing_ms"
-    assert "postgresql://" in raised.value.path and "@" in raised.value.path
+    assert "postgresql://" in raised.value.path and ":" not in raised.value.path.split("@")[0][13:]
+    kept, errors = settle(store, backend.read_all())  # what a running worker does
+    assert kept.values("calm") == {"endpointing_ms": 300} and errors[0].field == "endpointing_ms"
 
 
 async def test_a_follower_hears_an_edit_from_another_connection(backend, profiles_db_url):
