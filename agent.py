@@ -15,7 +15,6 @@ session, because changing Deepgram's endpointing mid-stream loses the utterance 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import sys
 
 from dotenv import load_dotenv
@@ -41,7 +40,7 @@ from voice_settings.runtime.caller import (
     run_while_present,
     wait_for_caller,
 )
-from voice_settings.runtime.config import AgentConfig, checked_store
+from voice_settings.runtime.config import AgentConfig, checked_store, is_worker_main_process
 from voice_settings.runtime.process_models import ProcessModels
 from voice_settings.runtime.profile_watch import job_profiles, keep_for_jobs
 from voice_settings.runtime.publisher import SettingsPublisher
@@ -64,7 +63,7 @@ import_plugin_if_usable(COMMAND)
 # Checked once, in the main process (`python agent.py start` and `python -m livekit.agents start
 # agent.py` alike) before the worker registers: a broken profile store stops it here. Later, the
 # main process follows the store and hands its job processes the last valid profiles.
-if multiprocessing.parent_process() is None:
+if is_worker_main_process(COMMAND):
     if isinstance(checked := checked_store(COMMAND), str):
         sys.exit(f"cannot start the agent: {checked}")
     if checked is not None:

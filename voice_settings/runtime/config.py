@@ -91,6 +91,21 @@ class AgentConfig:
         return {"base_url": self.deepgram_base_url} if self.deepgram_base_url else {}
 
 
+MAIN_PROCESS_ENV = "VOICE_AGENT_MAIN_PID"
+
+
+def is_worker_main_process(command: str | None) -> bool:
+    """True in the process that runs worker `command`, false in its job processes.
+
+    `multiprocessing.parent_process()` cannot tell: the framework's forkserver, and each job
+    process it forks, import agent.py before multiprocessing marks them as children. So the main
+    process leaves its pid in the environment, which they inherit.
+    """
+    if command not in WORKER_COMMANDS:
+        return False
+    return os.environ.setdefault(MAIN_PROCESS_ENV, str(os.getpid())) == str(os.getpid())
+
+
 def problem_before_start(command: str | None,
                          env: Mapping[str, str] | None = None) -> str | None:
     """Why a worker for `command` must not start (the file or row, and the problem), or None."""
