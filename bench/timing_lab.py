@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from voice_settings import ProfileStore
 from voice_settings.lab import plan, report, runner
 from voice_settings.lab.results import summarize
+from voice_settings.store import load_directory
 
 HERE = Path(__file__).resolve().parent
 PROFILES = ("default", "patient", "snappy", "dictation")
@@ -68,7 +68,7 @@ def lab(profiles: list[str], sets: list[str], scenarios: list[str], pauses: list
 
 def _measure(profiles: list[str], sets: list[str], scenarios: list[str], pauses: list[float],
              repeat: int, jobs: int) -> list[dict[str, Any]]:
-    store = ProfileStore.load()
+    store = load_directory()
     settings = plan.settings_sets(profiles, sets, store)
     trials = plan.trials(settings, scenarios, pauses, repeat)
     results = asyncio.run(runner.run_all(trials, jobs=jobs, llm_latency_s=0.0,

@@ -25,7 +25,7 @@ from voice_settings.profiles import (
     profile_from_bytes,
     profile_toml,
 )
-from voice_settings.store import DirectoryBackend, StoreFollower, settle
+from voice_settings.store import DirectoryBackend, StoreFollower, load_directory, settle
 from voice_settings.tokens.http_errors import HttpError
 from voice_settings.tokens.profile_api import parse_profile_body
 
@@ -39,7 +39,7 @@ def store(tmp_path: Path) -> ProfileStore:
     (directory / "default.toml").write_text("# the default\nmin_endpointing_delay = 1.0\n")
     (directory / "calm.toml").write_text('description = "Calm"\nmax_endpointing_delay = 6.0\n')
     (directory / "quick.toml").write_text("max_endpointing_delay = 2.0\n")
-    return ProfileStore.load(directory)
+    return load_directory(directory)
 
 
 def write(store: ProfileStore, name: str, text: str) -> None:
@@ -114,7 +114,7 @@ def test_a_new_default_that_breaks_a_profile_is_refused_naming_it(store: Profile
 
 def test_a_default_appearing_by_hand_becomes_the_default(tmp_path: Path) -> None:
     (tmp_path / "calm.toml").write_text("max_endpointing_delay = 6.0\n")
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert store.default_name is None
     (tmp_path / "default.toml").write_text("endpointing_ms = 300\n")
     new, errors = reload_store(store)

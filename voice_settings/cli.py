@@ -11,12 +11,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import allowed
-from .lab import cli as lab_cli
 from .model import FIELDS, PROFILE_FIELDS
 from .parsing import parse_assignment
 from .profiles import (
@@ -270,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "project's profiles/)")
     parser.add_argument("--default-profile", help="the operator's default profile (default: "
                         "$VOICE_DEFAULT_PROFILE or 'default')")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     validate = commands.add_parser(
         "validate", help="effective settings and errors for metadata; exit 1 if anything dropped")
     _input_arguments(validate)
@@ -280,9 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--all", action="store_true",
                         help="every field, including operator-only ones")
     schema.add_argument("--markdown", action="store_true",
-                        help="the settings reference table, as in the README")
-    profiles = commands.add_parser("profiles", help="list, show, create, export or import "
-                                   "profiles")
+                        help="the settings reference table, as in docs/settings.md")
+    profiles = commands.add_parser("profiles", help="list, show, create, export or "
+                                   "import profiles")
     actions = profiles.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="profile names and descriptions")
     show = actions.add_parser("show", help="print a profile file")
@@ -300,15 +299,44 @@ def build_parser() -> argparse.ArgumentParser:
     load = actions.add_parser("import", help="add or replace the store's profiles with those "
                               "in DIR/*.toml (all valid, or nothing is written)")
     load.add_argument("directory", metavar="DIR")
-    lab = commands.add_parser(
-        "lab", help="measure what timing settings do to a conversation, offline",
-        description=lab_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    lab_cli.add_arguments(lab)
+    commands.add_parser("lab", help="measure what timing settings do to a conversation, offline",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        arguments_when_parsing=_lab_arguments)
     return parser
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser whose arguments may be added only when the command is parsed: the
+    lab's, so that the lab (and the agent stack under it) loads only for `lab`."""
+
+    def __init__(self, *args: Any,
+                 arguments_when_parsing: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arguments_when_parsing = arguments_when_parsing
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._arguments_when_parsing is not None:
+            self._arguments_when_parsing(self)
+            self._arguments_when_parsing = None
+        return super().parse_known_args(args, namespace)
+
+
+def _lab_arguments(parser: argparse.ArgumentParser) -> None:
+    from .lab import cli as lab_cli
+
+    parser.description = lab_cli.__doc__
+    lab_cli.add_arguments(parser)
+
+
+def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
+    from .lab import cli as lab_cli
+
+    return lab_cli.cmd_lab(args, store)
+
+
 COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_schema,
-            "profiles": cmd_profiles, "lab": lab_cli.cmd_lab}
+            "profiles": cmd_profiles, "lab": cmd_lab}
 
 
 def main(argv: list[str] | None = None) -> int:

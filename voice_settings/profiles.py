@@ -83,7 +83,8 @@ def profile_from_bytes(path: Path | str, data: bytes) -> tuple[dict[str, Any], s
 @dataclass(frozen=True)
 class ProfileStore:
     """The valid profiles of one store (a directory or a database), and which one is the
-    operator's default. What calls resolve against; the store itself is in `voice_settings.store`.
+    operator's default. What calls resolve against; the store itself, and loading one
+    (`load_directory`, `load_strict`), are in `voice_settings.store`.
     """
 
     directory: Path | None
@@ -92,19 +93,6 @@ class ProfileStore:
     descriptions: dict[str, str] = field(default_factory=dict)
     default_name: str | None = None
     location: str = ""
-
-    @classmethod
-    def load(cls, directory: Path | str | None = None,
-             default_name: str | None = None) -> ProfileStore:
-        """Every profile of a directory (the argument, else $VOICE_PROFILES_DIR, else the
-        project's profiles/); ProfileError for the first broken one. See `load_strict`."""
-        from .store import StoreError, directory_backend, load_strict
-
-        backend = directory_backend(directory)
-        try:
-            return load_strict(backend, default_name)
-        except StoreError as exc:
-            raise ProfileError(backend.location, None, exc.message) from None
 
     def where(self, name: str) -> str:
         """The file (or database row) of profile `name`, for errors and log lines."""

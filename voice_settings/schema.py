@@ -123,7 +123,7 @@ def _default(value: Any) -> str:
 
 
 def reference_markdown() -> str:
-    """The README's settings reference: field, unit, default, range, when, who."""
+    """The settings reference of docs/settings.md: field, unit, default, range, when, who."""
     rows = ["| field | unit | default | range | applies | set by |",
             "|---|---|---|---|---|---|"]
     properties = _properties()

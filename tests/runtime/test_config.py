@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_settings import ProfileStore
 from voice_settings.runtime.config import (
     DEFAULT_WAIT_TIMEOUT,
     WORKER_COMMANDS,
     AgentConfig,
     problem_before_start,
 )
+from voice_settings.store import load_directory
 
 
 @pytest.mark.parametrize("raw, seconds", [("30", 30.0), ("0.5", 0.5), ("soon", 120.0),
@@ -45,7 +45,7 @@ def test_the_config_is_frozen_and_defaults_when_unset():
 
 
 def test_switchable_profiles_are_those_named_that_exist():
-    profiles = ProfileStore.load()
+    profiles = load_directory()
     assert AgentConfig.from_env({}).switchable(profiles) == profiles.names()
     named = AgentConfig.from_env({"VOICE_SWITCHABLE_PROFILES": " patient, nope ,,snappy"})
     assert named.switchable(profiles) == ["patient", "snappy"]
@@ -63,7 +63,14 @@ def test_commands_that_run_no_job_need_no_profiles(command):
     assert problem_before_start(command, {"VOICE_DEFAULT_PROFILE": "nope"}) is None
 
 
-def test_an_unreadable_profile_is_named(tmp_path):
-    (tmp_path / "default.toml").mkdir()  # exists, cannot be read as a file
-    problem = problem_before_start("start", {"VOICE_PROFILES_DIR": str(tmp_path)})
-    assert problem is not None and "default.toml" in problem
+def test_a_directory_named_like_a_profile_is_skipped_naming_it(tmp_path, caplog):
+    (tmp_path / "default.toml").mkdir()  # not a file: no profile, one line
+    assert problem_before_start("start", {"VOICE_PROFILES_DIR": str(tmp_path)}) is None
+    assert "default.toml: a directory" in caplog.text
+
+
+def test_an_unreachable_database_is_named(tmp_path):
+    closed = "postgresql://postgres@127.0.0.1:1/profiles"
+    problem = problem_before_start("start", {"VOICE_PROFILES_URL": closed})
+    assert problem is not None and "127.0.0.1:1/profiles" in problem
+    assert "unreachable" in problem

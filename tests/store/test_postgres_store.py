@@ -19,6 +19,7 @@ from voice_settings.store import (
     StoreFollower,
     StoreUnavailable,
     VersionMismatch,
+    load_directory,
     load_strict,
     open_backend,
     settle,
@@ -148,7 +149,7 @@ def test_profiles_move_from_a_directory_to_the_database_and_back(
     assert cli_main(["profiles", "list"]) == 0
     assert "default (default):" in capsys.readouterr().out
     assert cli_main(["profiles", "export", str(tmp_path / "back")]) == 0
-    shipped, back = ProfileStore.load(source), ProfileStore.load(tmp_path / "back")
+    shipped, back = load_directory(source), load_directory(tmp_path / "back")
     assert (back.profiles, back.descriptions) == (shipped.profiles, shipped.descriptions)
     assert cli_main(["profiles", "new", "calm", "--from", "patient", "--set",
                      "greeting=Hello"]) == 0

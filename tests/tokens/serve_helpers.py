@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
+from voice_settings.profiles import DEFAULT_PROFILES_DIR
+from voice_settings.store import load_directory
 from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig, make_app
 
@@ -39,7 +40,7 @@ def shipped_profiles(directory: Path) -> Path:
 
 def config_for(directory: Path, **overrides: Any) -> ServeConfig:
     overrides.setdefault("profiles_admin_secret", ADMIN_SECRET)
-    return ServeConfig(CREDENTIALS, ProfileStore.load(directory, None), **overrides)
+    return ServeConfig(CREDENTIALS, load_directory(directory, None), **overrides)
 
 
 @asynccontextmanager

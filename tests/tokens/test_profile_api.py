@@ -40,8 +40,8 @@ from tests.tokens.serve_helpers import (
     shipped_profiles,
 )
 from voice_settings.json_input import MAX_DOCUMENT_BYTES
-from voice_settings.profiles import ProfileStore, profile_from_bytes
-from voice_settings.store import DirectoryBackend
+from voice_settings.profiles import profile_from_bytes
+from voice_settings.store import DirectoryBackend, load_directory
 from voice_settings.store.directory import LOCK_FILE
 from voice_settings.tokens.profile_api import MAX_PROFILE_BYTES
 from voice_settings.tokens.server import ENDPOINT_PATH
@@ -101,7 +101,7 @@ async def test_200_lists_every_profile_with_its_description_and_file_version(
         api: Any, directory: Path) -> None:
     status, headers, reply = await get(api, "/api/profiles")
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
-    store = ProfileStore.load(directory)
+    store = load_directory(directory)
     assert [p["name"] for p in reply["profiles"]] == store.names()
     for entry in reply["profiles"]:
         assert entry["description"] == store.descriptions[entry["name"]]
@@ -114,7 +114,7 @@ async def test_200_one_profile_with_its_values_and_etag(api: Any, directory: Pat
     assert headers["ETag"] == etag_of(directory / "dictation.toml")
     assert headers["ETag"] == f'"{reply["version"]}"'
     assert "ETag" in headers["Access-Control-Expose-Headers"]
-    store = ProfileStore.load(directory)
+    store = load_directory(directory)
     assert reply["name"] == "dictation"
     assert reply["description"] == store.descriptions["dictation"]
     assert reply["values"] == store.values("dictation")
@@ -136,7 +136,7 @@ async def test_200_schema_describes_what_put_accepts(api: Any, directory: Path) 
     assert status == 200 and schema["additionalProperties"] is False
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    for name in ProfileStore.load(directory).names():
+    for name in load_directory(directory).names():
         _, _, profile = await get(api, f"/api/profiles/{name}")
         validator.validate({"description": profile["description"], **profile["values"]})
     refused = [{"endpointing_ms": 99999}, {"endpointingMs": 300}, {"profile": "patient"},
@@ -207,12 +207,12 @@ async def test_201_creates_with_if_none_match_and_412_when_it_exists(
     assert text.startswith("# bob: created through the profile API")
     assert ADMIN_SECRET not in text and BROWSER_SECRET not in text
     assert 'false_interruption_timeout = "off"' in text
-    store = ProfileStore.load(directory)  # what a worker starting now loads
+    store = load_directory(directory)  # what a worker starting now loads
     assert store.values("bob") == reply["values"] and store.descriptions["bob"] == "Bob's assistant"
     assert (await get(api, "/api/profiles/bob"))[2] == reply
     status, _, reply = await put(api, "bob", {**BOB, "endpointing_ms": 400}, CREATE)
     assert status == 412 and "already exists" in reply["error"]
-    assert store.values("bob")["endpointing_ms"] == 300 == ProfileStore.load(directory).values(
+    assert store.values("bob")["endpointing_ms"] == 300 == load_directory(directory).values(
         "bob")["endpointing_ms"]
 
 
@@ -228,7 +228,7 @@ async def test_200_replaces_with_if_match_and_keeps_the_files_comment(
     assert new_headers["ETag"] == etag_of(directory / "patient.toml")
     lines = (directory / "patient.toml").read_text().splitlines()
     assert lines[:len(comment)] == comment
-    assert ProfileStore.load(directory).values("patient") == {
+    assert load_directory(directory).values("patient") == {
         "min_endpointing_delay": 2.0, "max_endpointing_delay": 8.0}
     # The version read before the write is stale now.
     status, _, reply = await put(api, "patient", body, {"If-Match": headers["ETag"]})
@@ -291,7 +291,7 @@ async def test_400_for_a_profile_not_valid_over_the_default(tmp_path: Path) -> N
                                      {"If-Match": headers["ETag"]})
         assert status == 400 and "quick.toml" in reply["errors"][0]["message"]
     assert sorted(file_contents(directory)) == ["default.toml", "quick.toml"]
-    assert ProfileStore.load(directory).values("default") == {"min_endpointing_delay": 2.0}
+    assert load_directory(directory).values("default") == {"min_endpointing_delay": 2.0}
 
 
 async def test_503_when_the_profiles_directory_is_gone(directory: Path) -> None:
@@ -345,7 +345,7 @@ async def test_an_edit_by_hand_changes_the_version_and_stales_the_editor(
 async def test_a_file_broken_by_hand_is_reported_and_can_be_fixed(
         api: Any, directory: Path) -> None:
     path = directory / "patient.toml"
-    good = ProfileStore.load(directory).values("patient")
+    good = load_directory(directory).values("patient")
     path.write_text(path.read_text() + "endpointing_ms = 99999\n")  # duplicate key: bad TOML
     status, headers, reply = await get(api, "/api/profiles/patient")
     assert status == 200 and "TOML" in reply["problem"]
@@ -354,7 +354,7 @@ async def test_a_file_broken_by_hand_is_reported_and_can_be_fixed(
     assert "problem" in listed["patient"] and "problem" not in listed["snappy"]
     status, _, _ = await put(api, "patient", {"endpointing_ms": 400},
                              {"If-Match": headers["ETag"]})
-    assert status == 200 and ProfileStore.load(directory).values("patient") == {
+    assert status == 200 and load_directory(directory).values("patient") == {
         "endpointing_ms": 400}
 
 
@@ -394,7 +394,7 @@ async def test_readers_never_see_a_half_written_file(api: Any, directory: Path) 
             try:
                 profile_from_bytes(path, path.read_bytes())
                 seen.append("file")
-                ProfileStore.load(directory)
+                load_directory(directory)
             except BaseException as exc:
                 failures.append(exc)
 
@@ -444,7 +444,7 @@ def test_serve_turns_the_api_on_from_the_environment(directory: Path, tmp_path: 
                 assert (await call(session, "GET", base + "/api/profiles"))[0] == 401
 
         asyncio.run(check())
-        assert ProfileStore.load(directory).values("served")["endpointing_ms"] == 300
+        assert load_directory(directory).values("served")["endpointing_ms"] == 300
     finally:
         process.terminate()
         process.communicate(timeout=10)
@@ -483,4 +483,4 @@ def test_hostile_puts_are_answered_4xx_and_what_is_accepted_loads(
     status = put_sync(url, data, {**ADMIN, **condition, "Content-Type": "application/json"})
     event(f"status {status}")
     assert status in (200, 201) or 400 <= status < 500, status
-    ProfileStore.load(directory)  # whatever was accepted, a worker starting now can load
+    load_directory(directory)  # whatever was accepted, a worker starting now can load

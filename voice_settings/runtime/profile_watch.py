@@ -8,7 +8,7 @@ fails a job process.
 - Job start (`job_profiles`): the store as it is now, settled over that last valid set, so a
   profile broken after start-up serves its last valid version in new calls too; a store that
   cannot be read (a database restarting) serves the last valid set.
-- Live call (`StoreFollower`): an edited profile reaches the call like a metadata change
+- Live call (`CallProfiles`): an edited profile reaches the call like a metadata change
   (instructions now, timing next session, one log line per decision with cause "profile
   edited"); a broken one is rejected with one log line and its last valid version keeps serving.
 
@@ -34,6 +34,7 @@ from ..store import (
     log_refused,
 )
 from ..store.rules import profile_name_of
+from .config import AgentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ async def job_profiles(backend: ProfileBackend,
     for error in errors:
         log_refused(error, kept=profile_name_of(error) in store)
     return store
+
+
+class CallProfiles(StoreFollower):
+    """The profiles of one call: the store as the job read it at its start, then followed."""
+
+    @classmethod
+    async def read(cls, backend: ProfileBackend, config: AgentConfig) -> CallProfiles:
+        return cls(backend, await job_profiles(backend, config.default_profile))
 
 
 def keep_for_jobs(backend: ProfileBackend, store: ProfileStore) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .. import profiles as _profiles
-from ..profiles import PROFILES_DIR_ENV, ProfileStore
+from ..profiles import PROFILES_DIR_ENV, ProfileError, ProfileStore
 from .base import (
     Expect,
     ProfileBackend,
@@ -51,8 +51,8 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 __all__ = ["DirectoryBackend", "Expect", "ProfileBackend", "ProfileStore", "StoreConflict",
            "StoreError", "StoreFollower", "StoreUnavailable", "StoredProfile", "VersionMismatch",
-           "check_store", "directory_backend", "empty_store", "load_lenient", "load_strict",
-           "log_refused", "open_backend", "settle", "store_with", "store_without"]
+           "check_store", "directory_backend", "empty_store", "load_directory", "load_lenient",
+           "load_strict", "log_refused", "open_backend", "settle", "store_with", "store_without"]
 
 
 def directory_backend(directory: Path | str | None = None,
@@ -62,6 +62,18 @@ def directory_backend(directory: Path | str | None = None,
     env = os.environ if env is None else env
     asked = directory or env.get(PROFILES_DIR_ENV)
     return DirectoryBackend(Path(asked or _profiles.DEFAULT_PROFILES_DIR), required=bool(asked))
+
+
+def load_directory(directory: Path | str | None = None,
+                   default_name: str | None = None) -> ProfileStore:
+    """Every profile of a directory (the argument, else $VOICE_PROFILES_DIR, else the project's
+    profiles/), all valid; ProfileError for the first broken one, or a directory that was asked
+    for and is not there. See `load_strict`."""
+    backend = directory_backend(directory)
+    try:
+        return load_strict(backend, default_name)
+    except StoreError as exc:
+        raise ProfileError(backend.location, None, exc.message) from None
 
 
 def open_backend(env: Mapping[str, str] | None = None,

@@ -63,7 +63,10 @@ class StoreFollower:
                 log_refused(error, kept=key in self.store)
         self.problems = problems
 
-    def start(self) -> None:
+    def start(self, on_change: Callable[[ProfileStore], None] | None = None) -> None:
+        """Follow the store from now on; `on_change` replaces the one given at construction."""
+        if on_change is not None:
+            self._on_change = on_change
         self._task = asyncio.create_task(self._run(), name="profile-store-follower")
 
     async def aclose(self) -> None:
