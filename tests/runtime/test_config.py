@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 from hypothesis import given
@@ -10,8 +11,10 @@ from hypothesis import strategies as st
 
 from voice_settings.runtime.config import (
     DEFAULT_WAIT_TIMEOUT,
+    MAIN_PROCESS_ENV,
     WORKER_COMMANDS,
     AgentConfig,
+    is_worker_main_process,
     problem_before_start,
 )
 from voice_settings.store import load_directory
@@ -74,3 +77,14 @@ def test_an_unreachable_database_is_named(tmp_path):
     problem = problem_before_start("start", {"VOICE_PROFILES_URL": closed})
     assert problem is not None and "127.0.0.1:1/profiles" in problem
     assert "unreachable" in problem
+
+
+def test_only_the_process_that_ran_the_command_is_the_workers_main_process(monkeypatch):
+    """Job processes import agent.py with the main process's environment: they are not it, even
+    where multiprocessing does not know it yet (the forkserver's children, at import)."""
+    monkeypatch.delenv(MAIN_PROCESS_ENV, raising=False)
+    assert not is_worker_main_process("download-files")
+    assert MAIN_PROCESS_ENV not in os.environ
+    assert is_worker_main_process("start") and is_worker_main_process("start")
+    monkeypatch.setenv(MAIN_PROCESS_ENV, str(os.getppid()))  # as a job process sees it
+    assert not is_worker_main_process("start")
