@@ -178,12 +178,14 @@ class DirectoryBackend:
                 missing = False
                 yield
             with contextlib.suppress(FileNotFoundError, RuntimeError):
-                async for _ in watchfiles.awatch(self.directory, watch_filter=_toml_files,
-                                                 debounce=200, rust_timeout=1000,
-                                                 yield_on_timeout=True):
+                # Woken every second without a change too, to notice the directory going away.
+                async for changed in watchfiles.awatch(self.directory, watch_filter=_toml_files,
+                                                       debounce=200, rust_timeout=1000,
+                                                       yield_on_timeout=True):
                     if not self.directory.is_dir():
                         break
-                    yield
+                    if changed:
+                        yield
 
     def close(self) -> None:
         pass
