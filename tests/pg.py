@@ -1,5 +1,7 @@
 """A throw-away PostgreSQL cluster for tests (and for trying the database store by hand).
 
+    .venv/bin/python -m tests.pg                    # one until Enter, printing its URL
+
     with PostgresCluster.started() as cluster:      # initdb + pg_ctl start, on a free port
         url = cluster.create_database("mine")       # postgresql://postgres@127.0.0.1:PORT/mine
         cluster.restart()                           # e.g. to test reconnecting
@@ -105,3 +107,15 @@ class PostgresCluster:
         result = subprocess.run(argv, capture_output=True, text=True, cwd=self.root)
         if check and result.returncode != 0:
             raise RuntimeError(f"{program} failed ({result.returncode}): {result.stderr.strip()}")
+
+
+def main() -> None:
+    """`python -m tests.pg`: a cluster with a `voice` database until Enter or Ctrl+C."""
+    with PostgresCluster.started() as cluster:
+        print(f"VOICE_PROFILES_URL={cluster.create_database('voice')}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt, EOFError):
+            input("Enter stops and removes it. ")
+
+
+if __name__ == "__main__":
+    main()
