@@ -73,7 +73,8 @@ class AgentConfig:
 
     def profile_backend(self) -> ProfileBackend:
         """The profile store: the database of VOICE_PROFILES_URL, else the directory."""
-        return open_backend({PROFILES_URL_ENV: self.profiles_url or ""}, self.profiles_dir)
+        return open_backend({PROFILES_URL_ENV: self.profiles_url or ""}, self.profiles_dir,
+                            persistent=False)  # a database connection per call: LISTEN's only
 
     def load_profiles(self) -> ProfileStore:
         """The operator's profiles, all valid; ProfileError names the file (or row), the field

@@ -77,8 +77,10 @@ def load_directory(directory: Path | str | None = None,
 
 
 def open_backend(env: Mapping[str, str] | None = None,
-                 directory: Path | str | None = None) -> ProfileBackend:
-    """$VOICE_PROFILES_URL's database when it is set, else the directory store."""
+                 directory: Path | str | None = None,
+                 persistent: bool = True) -> ProfileBackend:
+    """$VOICE_PROFILES_URL's database when it is set, else the directory store. `persistent`:
+    keep a database connection open between statements (see PostgresBackend)."""
     env = os.environ if env is None else env
     url = env.get(PROFILES_URL_ENV, "").strip()
     if not url:
@@ -88,4 +90,4 @@ def open_backend(env: Mapping[str, str] | None = None,
                                "use the profiles directory")
     from .postgres import PostgresBackend  # the driver is loaded only for a database store
 
-    return PostgresBackend(url)
+    return PostgresBackend(url, persistent)

@@ -83,8 +83,12 @@ class PostgresBackend:
 
     directory = None
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, persistent: bool = True) -> None:
+        """`persistent`: keep the connection between statements (a token server); False for
+        a worker's calls, which read only at their start and after an edit: each live call
+        then holds one connection, the one it LISTENs on."""
         self.url = url
+        self.persistent = persistent
         self.location = f"{public_location(url)} table {TABLE}"
         self._connection: psycopg.Connection | None = None
         self._lock = threading.Lock()
@@ -104,6 +108,9 @@ class PostgresBackend:
                     if attempt == 2 or isinstance(exc, psycopg.errors.ConnectionTimeout):
                         raise StoreUnavailable(f"the profile database {self.location} is "
                                                f"unreachable: {_first_line(exc)}") from None
+                finally:
+                    if not self.persistent:
+                        self._drop()
         raise AssertionError("unreachable")
 
     def _connect(self) -> psycopg.Connection:
