@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.pg import INSTALL_HINT, PostgresCluster, pg_binaries
 from tests.tokens.serve_helpers import shipped_profiles
 from voice_settings.profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV
 
@@ -28,3 +31,21 @@ def clean_profile_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def profiles_copy(tmp_path: Path, clean_profile_env: None) -> Path:
     """A writable copy of the shipped profiles/ directory."""
     return shipped_profiles(tmp_path / "profiles")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throw-away PostgreSQL cluster for the whole test session (tests/pg.py)."""
+    if pg_binaries() is None:
+        pytest.skip(INSTALL_HINT)
+    with PostgresCluster.started() as cluster:
+        yield cluster
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def profiles_db_url(postgres_cluster: PostgresCluster) -> str:
+    """A URL of a fresh, empty database of the session's cluster, for VOICE_PROFILES_URL."""
+    return postgres_cluster.create_database(f"profiles_{next(_databases)}")

@@ -26,8 +26,8 @@ from tests.tokens.serve_helpers import (
 )
 from voice_settings.page import lab_queue
 from voice_settings.page.site import LIVEKIT_CLIENT, STATIC_DIR, PageConfig, call_problems
-from voice_settings.profiles import ProfileStore
 from voice_settings.resolution import resolve
+from voice_settings.store import load_directory
 from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig
 
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("clean_profile_env")
 @pytest.fixture
 async def offline(profiles_copy: Path) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     """serve without LiveKit credentials, the profile API (and so the lab) on."""
-    config = ServeConfig(None, ProfileStore.load(profiles_copy, None),
+    config = ServeConfig(None, load_directory(profiles_copy, None),
                          profiles_admin_secret=ADMIN_SECRET)
     async with serving(config) as base, aiohttp.ClientSession() as session:
         yield base, session

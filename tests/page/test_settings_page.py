@@ -25,7 +25,7 @@ from tests.tokens.serve_helpers import (
     shipped_profiles,
 )
 from voice_settings.page.site import LIVEKIT_CLIENT
-from voice_settings.profiles import ProfileStore
+from voice_settings.store import load_directory
 from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig
 
@@ -40,7 +40,7 @@ def browser() -> Iterator[Any]:
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """serve without LiveKit credentials, with the profile API on, over a copy of profiles/."""
     directory = shipped_profiles(tmp_path_factory.mktemp("page") / "profiles")
-    config = ServeConfig(None, ProfileStore.load(directory, None),
+    config = ServeConfig(None, load_directory(directory, None),
                          profiles_admin_secret=ADMIN_SECRET)
     with serving_in_thread(config) as url:
         yield url
@@ -230,7 +230,7 @@ def base_with_credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         closed_port = probe.getsockname()[1]
     directory = shipped_profiles(tmp_path_factory.mktemp("call") / "profiles")
     config = ServeConfig(Credentials(f"ws://127.0.0.1:{closed_port}", KEY, SECRET),
-                         ProfileStore.load(directory, None), profiles_admin_secret=ADMIN_SECRET)
+                         load_directory(directory, None), profiles_admin_secret=ADMIN_SECRET)
     with serving_in_thread(config) as url:
         yield url
 

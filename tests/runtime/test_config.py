@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_settings import ProfileStore
 from voice_settings.runtime.config import (
     DEFAULT_WAIT_TIMEOUT,
+    MAIN_PROCESS_ENV,
     WORKER_COMMANDS,
     AgentConfig,
+    is_worker_main_process,
     problem_before_start,
 )
+from voice_settings.store import load_directory
 
 
 @pytest.mark.parametrize("raw, seconds", [("30", 30.0), ("0.5", 0.5), ("soon", 120.0),
@@ -45,7 +48,7 @@ def test_the_config_is_frozen_and_defaults_when_unset():
 
 
 def test_switchable_profiles_are_those_named_that_exist():
-    profiles = ProfileStore.load()
+    profiles = load_directory()
     assert AgentConfig.from_env({}).switchable(profiles) == profiles.names()
     named = AgentConfig.from_env({"VOICE_SWITCHABLE_PROFILES": " patient, nope ,,snappy"})
     assert named.switchable(profiles) == ["patient", "snappy"]
@@ -63,7 +66,25 @@ def test_commands_that_run_no_job_need_no_profiles(command):
     assert problem_before_start(command, {"VOICE_DEFAULT_PROFILE": "nope"}) is None
 
 
-def test_an_unreadable_profile_is_named(tmp_path):
-    (tmp_path / "default.toml").mkdir()  # exists, cannot be read as a file
-    problem = problem_before_start("start", {"VOICE_PROFILES_DIR": str(tmp_path)})
-    assert problem is not None and "default.toml" in problem
+def test_a_directory_named_like_a_profile_is_skipped_naming_it(tmp_path, caplog):
+    (tmp_path / "default.toml").mkdir()  # not a file: no profile, one line
+    assert problem_before_start("start", {"VOICE_PROFILES_DIR": str(tmp_path)}) is None
+    assert "default.toml: a directory" in caplog.text
+
+
+def test_an_unreachable_database_is_named(tmp_path):
+    closed = "postgresql://postgres@127.0.0.1:1/profiles"
+    problem = problem_before_start("start", {"VOICE_PROFILES_URL": closed})
+    assert problem is not None and "127.0.0.1:1/profiles" in problem
+    assert "unreachable" in problem
+
+
+def test_only_the_process_that_ran_the_command_is_the_workers_main_process(monkeypatch):
+    """Job processes import agent.py with the main process's environment: they are not it, even
+    where multiprocessing does not know it yet (the forkserver's children, at import)."""
+    monkeypatch.delenv(MAIN_PROCESS_ENV, raising=False)
+    assert not is_worker_main_process("download-files")
+    assert MAIN_PROCESS_ENV not in os.environ
+    assert is_worker_main_process("start") and is_worker_main_process("start")
+    monkeypatch.setenv(MAIN_PROCESS_ENV, str(os.getppid()))  # as a job process sees it
+    assert not is_worker_main_process("start")

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import secrets
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +28,10 @@ from ..page.lab_runs import LabConfig, LabRuns, add_lab_routes, lab_options
 from ..page.live_update import LiveUpdateConfig, add_live_update_routes
 from ..page.site import PageConfig, add_page_routes
 from ..parsing import decode
-from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
 from ..sources import Source
+from ..store import ProfileBackend, StoreFollower, directory_backend
 from .credentials import MISSING_CREDENTIALS, Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import (
@@ -97,6 +97,8 @@ class ServeConfig:
     """Turns the profile API on (profile_api.py); unset, its routes answer 404."""
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     """A request body that has not all arrived by then is answered 408."""
+    backend: ProfileBackend | None = None
+    """The store `profiles` was loaded from; None: the directory of `profiles`."""
 
 
 def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
@@ -107,15 +109,17 @@ def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[st
 
 
 CONFIG = web.AppKey("config", ServeConfig)
-PROFILES = web.AppKey("profiles", ProfileLibrary)
+PROFILES = web.AppKey("profiles", StoreFollower)
 
 
 def make_app(config: ServeConfig) -> web.Application:
     app = web.Application(middlewares=[json_errors_and_cors], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
     app[BODY_TIMEOUT_S] = config.body_timeout_s
-    # Profiles edited through the API or by hand are in use from the next request on.
-    app[PROFILES] = ProfileLibrary(config.profiles)
+    # Profiles edited through the API (of any replica), by hand or with psql are followed.
+    backend = config.backend or directory_backend(config.profiles.directory)
+    app[PROFILES] = StoreFollower(backend, config.profiles)
+    app.cleanup_ctx.append(following_the_store)
     if config.profiles_admin_secret:
         add_profile_routes(app, ProfileAdminConfig(config.profiles_admin_secret, app[PROFILES]))
     app.router.add_post(ENDPOINT_PATH, handle_connection_details)
@@ -123,6 +127,13 @@ def make_app(config: ServeConfig) -> web.Application:
     app.router.add_get(HEALTH_PATH, handle_health)
     add_settings_page(app, config)
     return app
+
+
+async def following_the_store(app: web.Application) -> AsyncIterator[None]:
+    follower = app[PROFILES]
+    follower.start()
+    yield
+    await follower.aclose()
 
 
 def add_settings_page(app: web.Application, config: ServeConfig) -> None:
@@ -133,7 +144,11 @@ def add_settings_page(app: web.Application, config: ServeConfig) -> None:
         livekit_url=config.credentials.url if config.credentials else None, admin=bool(secret),
         connection_bearer=bool(config.bearer_secret), default_agent=config.default_agent,
         lab_options=options))
-    profiles = app[PROFILES].current
+    follower = app[PROFILES]
+
+    def profiles() -> ProfileStore:  # the last valid set of the store serve follows
+        return follower.store
+
     add_caller_routes(app, profiles)
     add_lab_routes(app, LabConfig(secret, profiles, LabRuns(options)))
     if secret:
@@ -200,10 +215,22 @@ async def handle_connection_details(request: web.Request) -> web.Response:
         raise HttpError(503, f"serve has no LiveKit credentials, so it cannot sign tokens: "
                         f"{MISSING_CREDENTIALS}")
     body = json_body(await read_body(request))
-    token_request = endpoint_token_request(body, config, request.app[PROFILES].current())
+    follower = request.app[PROFILES]
+    try:
+        token_request = endpoint_token_request(body, config, follower.store)
+    except HttpError as exc:
+        if not names_an_unknown_profile(exc):
+            raise
+        # Created a moment ago, perhaps through another replica: read the store, then decide.
+        token_request = endpoint_token_request(body, config, await follower.refresh())
     token = sign(config.credentials, token_request)
     reply = connection_details(config.credentials, token_request, token)
     return web.json_response(reply, status=201)
+
+
+def names_an_unknown_profile(exc: HttpError) -> bool:
+    return any(e.get("field") == "profile" and "unknown profile" in e.get("message", "")
+               for e in exc.errors)
 
 
 def json_body(data: bytes) -> dict[str, Any]:
