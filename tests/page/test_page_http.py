@@ -5,9 +5,14 @@ run itself is heard in test_settings_page.py)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -32,6 +37,7 @@ from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig
 
 pytestmark = pytest.mark.usefixtures("clean_profile_env")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -202,3 +208,28 @@ def test_finished_runs_are_kept_under_a_count_and_a_size(tmp_path: Path,
     runs._trim()
     assert set(runs.runs) == {f"run{lab_queue.MAX_KEPT_RUNS + 1}",
                               f"run{lab_queue.MAX_KEPT_RUNS + 2}"}
+
+
+@pytest.mark.usefixtures("no_lab_leftovers")
+def test_serve_without_credentials_stops_its_simulation_on_sigterm(tmp_path: Path) -> None:
+    """`serve` starts without LiveKit credentials, runs a simulation, and SIGTERM (docker stop)
+    stops it and removes what it wrote, as Ctrl-C does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "TOKEN_SERVER"))}
+    env["PROFILES_ADMIN_SECRET"] = ADMIN_SECRET
+    process = subprocess.Popen([sys.executable, str(ROOT / "token_tool.py"), "serve", "--port",
+                                "0"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        process.stdout.readline()  # the endpoint
+        page_line = process.stdout.readline()
+        assert page_line.startswith("settings page: http://127.0.0.1:")
+        base = page_line.split()[-1].rstrip("/")
+        request = urllib.request.Request(base + "/api/lab/runs", data=b"{}", method="POST",
+                                         headers={"Authorization": f"Bearer {ADMIN_SECRET}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "LIVEKIT_URL" in stderr and "503" in stderr  # said once, at start

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import signal
 import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -369,6 +370,10 @@ async def run_server(config: ServeConfig, host: str, port: int) -> None:
         print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: "
               f"{agents}; profile API {admin})", flush=True)
         print(f"settings page: {base_url(host, bound_port)}/", flush=True)
-        await asyncio.Event().wait()
+        # SIGTERM (docker stop, kill) ends serve as Ctrl-C does: cleaned up (simulations
+        # stopped, their temporary directory removed).
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
     finally:
         await runner.cleanup()
