@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,17 @@ from hypothesis import HealthCheck, settings
 from tests.tokens.serve_helpers import shipped_profiles
 from voice_settings.profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV
 
-# Properties are about inputs, not speed: on a busy machine (CI, two cores) a slow example must
-# not fail a test. Timings belong in bench/.
-settings.register_profile("project", deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("project")
+# Hypothesis profiles. Properties are about inputs, not speed: on a busy machine (CI, two cores)
+# a slow example must not fail a test (timings belong in bench/), so neither profile has a deadline.
+# - "dev" (the default locally): random exploration, each run tries new inputs; a failure it finds
+#   is replayed from .hypothesis/ and belongs in the test as an @example.
+# - "ci" (the default when CI is set): derandomized, the same inputs on every run.
+# Pick one with HYPOTHESIS_PROFILE=ci|dev, or `pytest --hypothesis-profile=ci` (which wins).
+_PROPERTIES = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("dev", **_PROPERTIES)
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_PROPERTIES)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI")
+                                                                 else "dev"))
 
 
 @pytest.fixture
