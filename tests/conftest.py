@@ -18,7 +18,8 @@ from voice_settings.profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV
 # - "ci" (the default when CI is set): derandomized, the same inputs on every run.
 # Pick one with HYPOTHESIS_PROFILE=ci|dev, or `pytest --hypothesis-profile=ci` (which wins).
 _PROPERTIES = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", **_PROPERTIES)
+# Explicit: under CI, Hypothesis's own defaults are derandomized.
+settings.register_profile("dev", derandomize=False, **_PROPERTIES)
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_PROPERTIES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI")
                                                                  else "dev"))
