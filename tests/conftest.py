@@ -25,6 +25,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
                                                                  else "dev"))
 
 
+WHOLE_SUITE_WORKERS = 3
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers `-n auto` (pyproject's addopts) starts.
+
+    The whole suite: 3, more than the 2 cores, because most of its slow tests wait in real time
+    (sessions, subprocesses). Named paths, `-k` or `-m`: none (one process), since each worker
+    imports the whole stack before its first test. `-n N` or PYTEST_XDIST_AUTO_NUM_WORKERS
+    decide instead."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    whole = (config.args_source == pytest.Config.ArgsSource.TESTPATHS
+             and not config.option.keyword and not config.option.markexpr)
+    return WHOLE_SUITE_WORKERS if whole else 0
+
+
 @pytest.fixture
 def clean_profile_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No profiles directory or default profile chosen by the environment of the test run."""
