@@ -1,7 +1,7 @@
 """Mint, serve, update and inspect LiveKit tokens that carry validated voice settings.
 
     python token_tool.py [mint] -r ROOM [-i ID] [--profile NAME] [--set KEY=VALUE] [--agent NAME]
-    python token_tool.py serve [--host 127.0.0.1] [--port 8081] [--allow-agent NAME]
+    python token_tool.py serve [--host 127.0.0.1] [--port 8090] [--allow-agent NAME]
     python token_tool.py update -r ROOM -i ID --set KEY=VALUE [--replace]
     python token_tool.py inspect TOKEN
     python token_tool.py help [COMMAND]

@@ -13,7 +13,7 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -282,6 +282,13 @@ def _lines(payload: str | bytes) -> list[int]:
     return [n for n, line in enumerate(text.split("\n"), 1) if line.removesuffix("\r").strip()]
 
 
+def _over_the_limit(payload: str | bytes, jsonl: bool) -> bool:
+    """Whether the input (or, for JSON Lines, one of its records) is over the metadata limit."""
+    data = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass")
+    records = [r.removesuffix(b"\r") for r in data.split(b"\n")] if jsonl else [data]
+    return any(len(record) > MAX_METADATA_BYTES for record in records)
+
+
 @given(payload=hostile_payloads, channel=st.sampled_from(["argument", "stdin", "file"]),
        source=st.sampled_from(["participant", "dispatch"]), jsonl=st.booleans(),
        unknown=st.booleans(), dispatch=st.one_of(st.none(), hostile_metadata.map(_as_payload)
@@ -310,8 +317,11 @@ def test_validate_json_is_total_on_hostile_input(capsys, tmp_path, payload, chan
 
     code, out, err = run(capsys, *argv, stdin=stdin)
 
-    assert code in (0, 1), err
     assert "Traceback" not in err
+    if _over_the_limit(payload, jsonl):  # refused before anything is read past the limit
+        assert code == 2 and err.count("\n") == 1 and "byte limit" in err
+        return
+    assert code in (0, 1), err
     printed = reports(out)
     keys = REPORT_KEYS | ({"unknown_keys"} if unknown else set())
     if jsonl:
@@ -343,6 +353,50 @@ def test_jsonl_reports_each_non_empty_line_with_its_number(capsys, tmp_path):
     assert printed[0]["settings"]["endpointing_ms"] == 300 and printed[0]["errors"] == []
     assert [e["field"] for e in printed[1]["errors"]] == ["endpointing_ms"]
     assert printed[2]["settings"]["greeting"] == "a\u2028b\x85" and printed[2]["errors"] == []
+
+
+def _validate_each_way(capsys, tmp_path: Path, payload: bytes) -> list[tuple[int, str]]:
+    """(exit code, stdout) of `validate --json --jsonl` given `payload` as an argument (as a
+    shell passes bytes), in a file and on stdin."""
+    path = tmp_path / "payload.jsonl"
+    path.write_bytes(payload)
+    argument = payload.decode("utf-8", "surrogateescape")
+    argv = ["validate", "--json", "--jsonl"]
+    return [run(capsys, *argv, "--", argument)[:2], run(capsys, *argv, "--file", str(path))[:2],
+            run(capsys, *argv, stdin=payload)[:2]]
+
+
+@given(payload=st.lists(st.sampled_from(["\r", "\n", "\r\n", "0", "{}", '{"x": 1}', " ",
+                                         "\u2028", "\x1c", "\x85", "\xff", "{", '"a"']),
+                        max_size=12).map("".join).map(lambda t: t.encode("utf-8")))
+@example(payload=b"\r0")  # found by hypothesis: --file split it into two records, stdin did not
+@example(payload=b'{"endpointing_ms": 300}\r{"endpointing_ms": 400}\r\n{}\n')
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_jsonl_records_are_the_same_from_an_argument_a_file_and_stdin(capsys, tmp_path,
+                                                                       payload):
+    argument, file, stdin = _validate_each_way(capsys, tmp_path, payload)
+    assert argument == file == stdin
+    assert [r["line"] for r in reports(file[1])] == _lines(payload)
+
+
+def test_a_lone_carriage_return_does_not_split_a_record(capsys, tmp_path):
+    for code, out in _validate_each_way(capsys, tmp_path, b'{"endpointing_ms": 300}\r0\r\n{}'):
+        assert code == 1
+        assert [r["line"] for r in reports(out)] == [1, 2]
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_an_endless_input_is_read_only_to_the_limit(capsys, how, jsonl):
+    """/dev/zero never ends: reading stops after the limit, with one line and exit 2."""
+    argv = ["validate", "--json"] + ["--jsonl"] * jsonl + ["--file", "/dev/zero"] * (how == "file")
+    capsys.readouterr()
+    with open("/dev/zero", encoding="utf-8") as zeros, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdin", zeros)
+        code = main(argv)
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and f"{MAX_METADATA_BYTES} byte limit" in err
 
 
 def test_jsonl_exits_0_when_every_line_is_clean(capsys):

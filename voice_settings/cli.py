@@ -8,15 +8,16 @@ Exit codes: 0 clean, 1 when anything in the input was dropped or adjusted, 2 usa
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 from .errors import allowed
-from .lab import cli as lab_cli
+from .json_input import MAX_METADATA_BYTES
 from .model import FIELDS, PROFILE_FIELDS
 from .parsing import parse_assignment
 from .profiles import (
@@ -31,41 +32,73 @@ from .profiles import (
 )
 from .resolution import Resolution, resolve
 from .schema import participant_schema, reference_markdown, settings_schema
-from .tool_errors import EXIT_FAILURE, EXIT_OK, ToolError, UsageError, print_error
+from .tool_errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ToolError,
+    UsageError,
+    print_error,
+    read_at_most,
+)
 
 
-def _read_input(args: argparse.Namespace) -> str:
+def _argument_bytes(text: str) -> bytes:
+    """An argument's bytes as the shell passed them (argv decodes undecodable bytes to surrogate
+    escapes); a raw lone surrogate, which no byte gives, keeps its UTF-8-like form."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+@contextlib.contextmanager
+def _open_input(args: argparse.Namespace) -> Iterator[tuple[BinaryIO, str]]:
+    """(the metadata as bytes, what to call it in an error): the argument, a file or stdin."""
     if args.metadata is not None and args.file is not None:
         raise UsageError("give the metadata as an argument or with --file, not both")
     if args.metadata is not None:
-        return args.metadata
+        yield io.BytesIO(_argument_bytes(args.metadata)), "the metadata argument"
+        return
     if args.file is not None and args.file != "-":
         try:
-            return Path(args.file).read_text(encoding="utf-8", errors="surrogateescape")
+            stream = open(args.file, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as exc:
             raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+        with stream:
+            yield stream, args.file
+        return
     if args.file is None and sys.stdin.isatty():
         raise UsageError("no metadata: pass JSON as an argument, with --file PATH, or on stdin")
-    # Metadata is UTF-8 whatever the locale; undecodable bytes are reported, not a traceback.
+    # Metadata is UTF-8 whatever the locale: read bytes; undecodable ones are reported.
     stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:
-        return sys.stdin.read()
-    return stream.read().decode("utf-8", errors="surrogateescape")
+    yield (stream if stream is not None else io.BytesIO(_argument_bytes(sys.stdin.read()))), \
+        "stdin"
 
 
-def _payloads(args: argparse.Namespace) -> Iterator[tuple[int | None, str]]:
-    text = _read_input(args)
-    if not args.jsonl:
-        yield None, text
-        return
-    # Only "\n" ends a line: splitlines() would also split on U+2028, \x1c, ... inside a payload.
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if line.strip():
-            yield number, line
+def jsonl_records(stream: BinaryIO, what: str,
+                  limit: int = MAX_METADATA_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(line number, record) of each non-blank JSON Lines record: a record ends at "\n", with
+    an optional "\r" before it. A lone "\r" (like U+2028 or \x1c) is part of its record. Each
+    record is read at most `limit` + 2 bytes, so a file with no newline cannot fill memory."""
+    for number, line in enumerate(iter(lambda: stream.readline(limit + 2), b""), start=1):
+        record = line.removesuffix(b"\n").removesuffix(b"\r")
+        if len(record) > limit:
+            raise UsageError(f"line {number} of {what} is over the {limit} byte limit "
+                             "(stopped reading there)")
+        if record.decode("utf-8", "surrogateescape").strip():
+            yield number, record
 
 
-def _resolve(payload: str, args: argparse.Namespace, store: ProfileStore) -> Resolution:
+def _payloads(args: argparse.Namespace) -> Iterator[tuple[int | None, bytes]]:
+    """The argument, a file and stdin give the same records for the same bytes."""
+    with _open_input(args) as (stream, what):
+        if args.jsonl:
+            yield from jsonl_records(stream, what)
+        else:
+            yield None, read_at_most(stream, what, MAX_METADATA_BYTES)
+
+
+def _resolve(payload: bytes, args: argparse.Namespace, store: ProfileStore) -> Resolution:
     if args.source == "dispatch":
         return resolve(dispatch=payload, profiles=store)
     return resolve(participant=payload, dispatch=args.dispatch, profiles=store)
@@ -214,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or the project's profiles/)")
     parser.add_argument("--default-profile", help="the operator's default profile (default: "
                         "$VOICE_DEFAULT_PROFILE or 'default')")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     validate = commands.add_parser(
         "validate", help="effective settings and errors for metadata; exit 1 if anything dropped")
     _input_arguments(validate)
@@ -224,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--all", action="store_true",
                         help="every field, including operator-only ones")
     schema.add_argument("--markdown", action="store_true",
-                        help="the settings reference table, as in the README")
+                        help="the settings reference table, as in docs/settings.md")
     profiles = commands.add_parser("profiles", help="list, show or create profiles")
     actions = profiles.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="profile names and descriptions")
@@ -237,15 +270,44 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a setting; VALUE is JSON when it parses, else text (repeatable)")
     new.add_argument("--description", help="one line saying who the profile is for")
     new.add_argument("--force", action="store_true", help="replace an existing profile")
-    lab = commands.add_parser(
-        "lab", help="measure what timing settings do to a conversation, offline",
-        description=lab_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    lab_cli.add_arguments(lab)
+    commands.add_parser("lab", help="measure what timing settings do to a conversation, offline",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        arguments_when_parsing=_lab_arguments)
     return parser
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser whose arguments may be added only when the command is parsed: the
+    lab's, so that the lab (and the agent stack under it) loads only for `lab`."""
+
+    def __init__(self, *args: Any,
+                 arguments_when_parsing: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arguments_when_parsing = arguments_when_parsing
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._arguments_when_parsing is not None:
+            self._arguments_when_parsing(self)
+            self._arguments_when_parsing = None
+        return super().parse_known_args(args, namespace)
+
+
+def _lab_arguments(parser: argparse.ArgumentParser) -> None:
+    from .lab import cli as lab_cli
+
+    parser.description = lab_cli.__doc__
+    lab_cli.add_arguments(parser)
+
+
+def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
+    from .lab import cli as lab_cli
+
+    return lab_cli.cmd_lab(args, store)
+
+
 COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_schema,
-            "profiles": cmd_profiles, "lab": lab_cli.cmd_lab}
+            "profiles": cmd_profiles, "lab": cmd_lab}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,11 +7,12 @@ use for the instructions. Keys that name no field belong to the app and are pass
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from .errors import closest
 from .model import FIELDS, OPERATOR_FIELDS
 
 _EXTRA_ALIASES = {"systemPrompt": "instructions", "system_prompt": "instructions"}
@@ -42,3 +43,10 @@ def split_by_audience(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
         name = canonical_key(key) or key
         (operator if name in OPERATOR_FIELDS else participant)[key] = value
     return participant, operator
+
+
+def did_you_mean(key: str, names: Collection[str] = FIELDS) -> str:
+    """"did you mean X? " for the field among `names` that `key` most likely misspells (any
+    spelling of it), or "" when none is close."""
+    near = closest(key, [alias for alias, name in KEY_ALIASES.items() if name in names])
+    return f"did you mean {KEY_ALIASES[near]}? " if near else ""

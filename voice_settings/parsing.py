@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import METADATA, SettingsError, closest, describe, shown
+from .errors import METADATA, SettingsError, describe, shown
 from .json_input import JsonInputError, read_json_object, refuse_json_constant
-from .keys import KEY_ALIASES, canonical_key
+from .keys import KEY_ALIASES, canonical_key, did_you_mean
 from .model import FIELDS, MAX_DELAY, MIN_DELAY, OPERATOR_FIELDS, VoiceSettings
 from .sources import Source
 
@@ -149,9 +149,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ValueError(f"expected key=value, got {text!r}")
     name = KEY_ALIASES.get(key)
     if name is None:
-        near = closest(key, KEY_ALIASES)
-        hint = f"did you mean {KEY_ALIASES[near]}? " if near else ""
-        raise ValueError(f"unknown setting {key!r}; {hint}known settings: {', '.join(FIELDS)}")
+        raise ValueError(f"unknown setting {key!r}; {did_you_mean(key)}known settings: "
+                         f"{', '.join(FIELDS)}")
     try:
         value = json.loads(raw_value, parse_constant=refuse_json_constant)
     except ValueError:

@@ -17,6 +17,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from .errors import allowed
+from .keys import canonical_key, did_you_mean
 from .model import PROFILE_FIELDS, PROFILE_NAME_PATTERN, VoiceSettings
 from .parsing import validate_field
 
@@ -43,17 +44,21 @@ def validate_profile(path: Path | str, document: dict[str, Any]) -> tuple[dict[s
     description = document.get(DESCRIPTION_KEY, "")
     if not isinstance(description, str):
         raise ProfileError(path, DESCRIPTION_KEY, "must be text")
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in document.items():
         if key == DESCRIPTION_KEY:
             continue
-        if key not in PROFILE_FIELDS:
+        name = canonical_key(key)  # any spelling metadata accepts: minEndpointingDelay too
+        if name not in PROFILE_FIELDS:
             known = ", ".join(sorted(PROFILE_FIELDS))
-            raise ProfileError(path, key, f"is not a profile setting. Known settings: {known}")
-        valid, message = validate_field(key, value)
+            raise ProfileError(path, key, f"is not a profile setting; "
+                               f"{did_you_mean(key, PROFILE_FIELDS)}known settings: {known}")
+        if name in values:
+            raise ProfileError(path, name, "is given twice, in two spellings")
+        valid, message = validate_field(name, value)
         if message is not None:
-            raise ProfileError(path, key, message)
-        values[key] = valid
+            raise ProfileError(path, name, message)
+        values[name] = valid
     if problem := _settings_problem(values):
         raise ProfileError(path, None, problem)
     return values, description

@@ -78,21 +78,21 @@ def settings_schema() -> dict[str, Any]:
 
 def profile_schema() -> dict[str, Any]:
     """A profile as the profile API takes it (PUT /api/profiles/{name}), for an admin form: the
-    description and the profile fields, by their snake_case names only, as in a profile file."""
-    properties = _properties()
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Voice profile",
-        "description": "A named preset of settings, stored as profiles/<name>.toml. Fields left "
-        "out keep the default profile's value (or the built-in default). Every profile must "
-        "also be valid over the operator's default profile.",
-        "type": "object",
-        "properties": {
-            DESCRIPTION_KEY: {"type": "string", "description": "What the profile is for."},
-            **{name: copy.deepcopy(properties[name]) for name in FIELDS if name in PROFILE_FIELDS},
-        },
-        "additionalProperties": False,
-    }
+    description and the profile fields, one property each by its snake_case name, as in a profile
+    file; `allOf` checks the other spellings metadata accepts (minEndpointingDelay) like their
+    field, and `propertyNames` refuses every other key."""
+    fields = [name for name in FIELDS if name in PROFILE_FIELDS]
+    schema = _schema(fields, "Voice profile", "A named preset of settings, stored as "
+                     "profiles/<name>.toml. Fields left out keep the default profile's value (or "
+                     "the built-in default). Every profile must also be valid over the "
+                     "operator's default profile.")
+    del schema["additionalProperties"]
+    schema["properties"] = {
+        DESCRIPTION_KEY: {"type": "string", "description": "What the profile is for."},
+        **schema["properties"]}
+    schema["propertyNames"] = {"enum": [DESCRIPTION_KEY, *(key for key, name in KEY_ALIASES.items()
+                                                          if name in PROFILE_FIELDS)]}
+    return schema
 
 
 def _range(prop: dict[str, Any]) -> str:
@@ -123,7 +123,7 @@ def _default(value: Any) -> str:
 
 
 def reference_markdown() -> str:
-    """The README's settings reference: field, unit, default, range, when, who."""
+    """The settings reference of docs/settings.md: field, unit, default, range, when, who."""
     rows = ["| field | unit | default | range | applies | set by |",
             "|---|---|---|---|---|---|"]
     properties = _properties()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from typing import BinaryIO
 
 from .errors import SettingsError
 
@@ -48,3 +49,24 @@ def print_error(error: ToolError) -> int:
     """Print `error` as the tools do (`error: ...` on stderr); the exit status it means."""
     print(f"error: {error}", file=sys.stderr)
     return error.code
+
+
+def read_at_most(stream: BinaryIO, what: str, limit: int) -> bytes:
+    """All of `stream`, reading at most `limit` + 1 bytes (a file may be /dev/zero): more, or a
+    read that fails, is a usage error naming `what`."""
+    try:
+        data = stream.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} is over the {limit} byte limit (stopped reading there)")
+    return data
+
+
+def read_file_at_most(path: str, what: str, limit: int) -> bytes:
+    """The bytes of the file at `path` as `read_at_most` reads them."""
+    try:
+        with open(path, "rb") as stream:
+            return read_at_most(stream, what, limit)
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {path}: {exc.strerror}") from None

@@ -11,17 +11,17 @@ from livekit.rtc._proto import ffi_pb2
 from voice_settings import ProfileStore
 from voice_settings.runtime import attributes
 from voice_settings.runtime.call_settings import CallSettings
-from voice_settings.runtime.publisher import PublishRetry, SettingsPublisher
+from voice_settings.runtime.publisher import Decisions, PublishRetry, SettingsPublisher
 
 PROFILES = ProfileStore.load()
 
 
 def following(metadata: str, retry: PublishRetry | None = None,
               ) -> tuple[CallSettings, SettingsPublisher]:
+    decisions = Decisions()
     call = CallSettings(identity="alice", participant_metadata=metadata, dispatch_metadata="",
-                        profiles=PROFILES)
-    publisher = SettingsPublisher(call, retry=retry or PublishRetry())
-    call.on_change = publisher.notify
+                        profiles=PROFILES, on_change=decisions.notify)
+    publisher = SettingsPublisher(call, decisions, retry=retry or PublishRetry())
     return call, publisher
 
 

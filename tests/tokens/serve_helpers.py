@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 
 from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
 from voice_settings.tokens.credentials import Credentials
-from voice_settings.tokens.server import ServeConfig, make_app
+from voice_settings.tokens.server import ServeConfig, make_runner
 
 URL = "wss://voice.example.test"
 KEY = "APIadmintest"
@@ -44,7 +44,7 @@ def config_for(directory: Path, **overrides: Any) -> ServeConfig:
 
 @asynccontextmanager
 async def serving(config: ServeConfig) -> AsyncIterator[str]:
-    runner = web.AppRunner(make_app(config))
+    runner = make_runner(config)  # as `serve` runs it: access log included
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -152,6 +152,10 @@ def test_output_modes_and_default_subcommand() -> None:
     (["--metadata", json.dumps({"pad": "x" * 70_000})], ["metadata", "65536"]),
     (["--valid-for", "0s"], ["--valid-for"]),
     (["--valid-for", "soon"], ["--valid-for", "soon"]),
+    (["--valid-for", "999999999999h"], ["--valid-for", "999999999999h", "10 years"]),
+    (["--metadata-file", "/dev/zero"], ["--metadata-file", "262144 byte limit"]),
+    (["--attribute-file", "/dev/zero"], ["--attribute-file", "262144 byte limit"]),
+    (["--metadata-file", "/no/such/file"], ["--metadata-file", "/no/such/file"]),
     (["--attribute", "novalue"], ["--attribute", "KEY=VALUE"]),
     (["--attribute", "pad=" + "x" * 70_000], ["attributes", "65536"]),
     (["--room", " "], ["--room", "empty"]),
@@ -161,7 +165,7 @@ def test_invalid_input_exits_2_names_the_problem_and_signs_nothing(
     signed = []
     monkeypatch.setattr(signing, "sign", lambda *a: signed.append(a) or "token")
     code, out, err = run("mint", "-r", "demo", *argv)
-    assert code == 2
+    assert code == 2 and "Traceback" not in err
     assert out == "" and signed == []
     for text in named:
         assert text in err
@@ -213,6 +217,18 @@ def test_dev_uses_the_local_dev_server_pair(monkeypatch: pytest.MonkeyPatch) -> 
     reply = mint_json("-r", "demo", "--dev")
     assert reply["project_url"] == "ws://localhost:7880"
     verify(reply["access_token"], "devkey", "secret")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_dev_works_before_or_after_the_command(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """`--dev inspect TOKEN` was read as a mint and failed with "-r/--room is required"."""
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name)
+    token = mint_json("--dev", "-r", "demo", "-i", "alice")["access_token"]
+    argv = ["--dev", "inspect", token] if where == "before" else ["inspect", token, "--dev"]
+    code, out, err = run(*argv, "--json")
+    assert code == 0, err
+    assert json.loads(out)["identity"] == "alice"
 
 
 @pytest.mark.parametrize(("command", "flags"), [
@@ -286,6 +302,16 @@ def test_inspect_reads_a_token_from_stdin(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code, _, err = run("inspect", "-")
     assert code == 2 and "no token" in err
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe.", b"\x00" * (1 << 21)])
+def test_inspect_refuses_stdin_that_is_not_a_token_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                data: bytes) -> None:
+    """Non-UTF-8 bytes, or more than any token holds, on stdin: exit 2, one line."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    code, out, err = run("inspect", "-")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("error: the token on stdin")
 
 
 def test_mint_without_agent_notes_that_no_agent_is_dispatched() -> None:

@@ -127,14 +127,18 @@ async def test_404_for_an_unknown_profile_and_400_for_a_bad_name(api: Any) -> No
 
 async def test_200_schema_describes_what_put_accepts(api: Any, directory: Path) -> None:
     status, _, schema = await get(api, "/api/schema")
-    assert status == 200 and schema["additionalProperties"] is False
+    assert status == 200 and "additionalProperties" not in schema
+    assert "minEndpointingDelay" in schema["propertyNames"]["enum"]  # one vocabulary everywhere
+    assert "minEndpointingDelay" not in schema["properties"]  # a form shows one entry per field
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     for name in ProfileStore.load(directory).names():
         _, _, profile = await get(api, f"/api/profiles/{name}")
         validator.validate({"description": profile["description"], **profile["values"]})
-    refused = [{"endpointing_ms": 99999}, {"endpointingMs": 300}, {"profile": "patient"},
-               {"assistant_id": "a-1"}, {"description": 5}]
+    assert validator.is_valid({"endpointingMs": 300, "systemPrompt": "Be brief."})
+    refused = [{"endpointing_ms": 99999}, {"endpointingMs": 99999}, {"profile": "patient"},
+               {"assistant_id": "a-1"}, {"assistantId": "a-1"}, {"description": 5},
+               {"endpointing": 300}]
     for body in refused:
         assert not validator.is_valid(body), body
         assert (await put(api, "fresh", body, CREATE))[0] == 400, body
@@ -258,7 +262,8 @@ async def test_400_names_every_invalid_field(api: Any, directory: Path) -> None:
     assert errors["endpointing_ms"]["value"] == 0.3
     assert "Did you mean 300" in errors["endpointing_ms"]["message"]
     assert "Did you mean 0.5" in errors["min_endpointing_delay"]["message"]
-    assert "Known settings" in errors["llm_modle"]["message"]
+    assert "known settings" in errors["llm_modle"]["message"]
+    assert "did you mean llm_model?" in errors["llm_modle"]["message"]
     assert all(e["source"] == "profile" for e in reply["errors"])
 
 
@@ -478,3 +483,41 @@ def test_hostile_puts_are_answered_4xx_and_what_is_accepted_loads(
     event(f"status {status}")
     assert status in (200, 201) or 400 <= status < 500, status
     ProfileStore.load(directory)  # whatever was accepted, a worker starting now can load
+
+
+# --- One key vocabulary ------------------------------------------------------------------------
+
+
+async def test_put_accepts_the_camel_case_spelling_metadata_accepts(api: Any,
+                                                                     directory: Path) -> None:
+    """minEndpointingDelay works in metadata and --set; the profile API took it as unknown."""
+    body = {"description": "camel", "minEndpointingDelay": 0.8, "endpointingMs": 300,
+            "systemPrompt": "Be brief."}
+    status, _, reply = await put(api, "camel", body, CREATE)
+    assert status == 201, reply
+    assert reply["values"] == {"min_endpointing_delay": 0.8, "endpointing_ms": 300,
+                               "instructions": "Be brief."}
+    assert ProfileStore.load(directory).values("camel") == reply["values"]
+
+
+async def test_an_unknown_key_says_which_setting_it_may_mean(api: Any) -> None:
+    status, _, reply = await put(api, "typo", {"minEndpointngDelay": 0.8}, CREATE)
+    assert status == 400
+    [error] = reply["errors"]
+    assert error["field"] == "minEndpointngDelay" and error["value"] == 0.8
+    assert "did you mean min_endpointing_delay?" in error["message"]
+
+
+async def test_a_setting_in_two_spellings_is_refused_with_its_value(api: Any) -> None:
+    body = {"minEndpointingDelay": 0.8, "min_endpointing_delay": 0.7}
+    status, _, reply = await put(api, "twice", body, CREATE)
+    assert status == 400
+    assert any(e["field"] == "min_endpointing_delay" and "twice" in e["message"]
+               for e in reply["errors"])
+
+
+async def test_an_invalid_camel_case_value_is_reported_with_the_value_sent(api: Any) -> None:
+    status, _, reply = await put(api, "bad", {"minEndpointingDelay": -1}, CREATE)
+    assert status == 400
+    [error] = reply["errors"]
+    assert (error["field"], error["value"]) == ("min_endpointing_delay", -1)

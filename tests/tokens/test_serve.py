@@ -196,7 +196,7 @@ async def test_500_for_a_bug_is_json_with_cors_and_logged_without_secrets(
     base = await start(bearer_secret=BEARER, cors_origins=frozenset({"https://app.example"}))
     status, headers, reply = await post(base, TOKEN_SOURCE_BODY,
                                         {"Authorization": f"Bearer {BEARER}"})
-    assert status == 500 and set(reply) == {"error"}
+    assert status == 500 and reply == {"error": reply["error"], "errors": []}
     assert headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "signing broke" not in reply["error"]  # the details are for the server's log
     assert "signing broke" in caplog.text and "RuntimeError" in caplog.text
@@ -315,3 +315,34 @@ async def test_start_up_line_brackets_an_ipv6_host(capsys: pytest.CaptureFixture
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await server
+
+
+def test_serve_does_not_default_to_the_worker_health_check_port(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert token_tool.main(["serve", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default 8090;" in shown and "(default 8081" not in shown
+
+
+@pytest.fixture
+def port_in_use() -> Any:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield str(taken.getsockname()[1])
+
+
+@pytest.mark.parametrize("where", [["--port", "99999"], ["--port", "http"],
+                                   ["--host", "256.0.0.1", "--port", "0"], "in use"])
+def test_serve_where_it_cannot_listen_exits_2_with_one_error_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest, where: Any) -> None:
+    monkeypatch.chdir(request.getfixturevalue("tmp_path"))
+    if where == "in use":
+        where = ["--host", "127.0.0.1", "--port", request.getfixturevalue("port_in_use")]
+    code = token_tool.main(["serve", "--dev", *where])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert "Traceback" not in err
+    [error] = [line for line in err.splitlines() if "error" in line]
+    assert where[-1] in error or where[1] in error

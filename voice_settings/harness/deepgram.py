@@ -42,13 +42,9 @@ from aiohttp import web
 
 from ._util import DEFAULT_TIMEOUT, LoopbackServer, Notifier
 from .deepgram_listen import HeardGroup, Listener, ListenOptions
+from .deepgram_records import DeepgramConnection, SentMessage, Utterance
 from .deepgram_script import ScriptedTranscripts
-from .deepgram_wire import (
-    DeepgramConnection,
-    SentMessage,
-    Utterance,
-    validate_params,
-)
+from .deepgram_wire import validate_params
 from .speech.audio import SPEECH_THRESHOLD_DBFS
 from .speech.scenarios import WordGroup
 

@@ -13,9 +13,8 @@ import asyncio
 from collections.abc import Callable
 
 from ._util import DEFAULT_TIMEOUT
+from .deepgram_records import DeepgramConnection, Utterance
 from .deepgram_wire import (
-    DeepgramConnection,
-    Utterance,
     results_message,
     speech_started_message,
     utterance_end_message,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from livekit import rtc
 from livekit.rtc._proto import ffi_pb2, participant_pb2, room_pb2, track_pb2
@@ -27,9 +27,7 @@ from livekit.rtc._proto import ffi_pb2, participant_pb2, room_pb2, track_pb2
 from . import stream_info
 from .ffi_requests import attributes_request, owned_handle
 from .records import AudioRecording, RecordedStream, SentData
-
-if TYPE_CHECKING:
-    from .room import FakeRoom
+from .room_feed import EventFedRoom
 
 __all__ = [
     "AudioRecording",
@@ -45,7 +43,7 @@ class RecordingLocalParticipant(rtc.LocalParticipant):
 
     def __init__(
         self,
-        room: FakeRoom,
+        room: EventFedRoom,
         *,
         identity: str,
         name: str = "",

@@ -40,6 +40,7 @@ from livekit.rtc._proto import room_pb2
 
 from . import room_events as events
 from .local_participant import RecordingLocalParticipant
+from .room_feed import EventFedRoom
 from .speech.audio import SAMPLE_RATE
 from .user_audio import USER_SAMPLE_RATE, Playback, UserAudio
 
@@ -48,7 +49,7 @@ __all__ = ["FakeRoom", "Playback", "UserAudio"]
 STANDARD = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
 
 
-class FakeRoom(rtc.Room):
+class FakeRoom(EventFedRoom):
     """A ``rtc.Room`` whose server is this object. See the module docstring."""
 
     def __init__(
@@ -61,16 +62,13 @@ class FakeRoom(rtc.Room):
         echo_local_updates: bool = True,
         record_agent_audio: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(agent_identity=agent_identity, echo_local_updates=echo_local_updates)
         self._info.name = name
         self._info.sid = sid or f"RM_{uuid.uuid4().hex[:12]}"
         self._resolve_first_sid(self._info.sid)
-        self._agent_identity = agent_identity
         self._agent_name = agent_name
-        self.echo_local_updates = echo_local_updates
         self._record_agent_audio = record_agent_audio
         self.connect_calls: list[tuple[str, str]] = []
-        self.dispatched: list[str] = []  # names of room events fed to _on_room_event
         self.user_audio: dict[str, UserAudio] = {}
 
     def __del__(self) -> None:  # no FFI queue subscription to release
@@ -200,32 +198,3 @@ class FakeRoom(rtc.Room):
         audio = self.user_audio.pop(identity, None)
         if audio is not None:
             await audio.aclose()
-
-    # -- event plumbing ------------------------------------------------------------
-
-    def _dispatch(self, event: room_pb2.RoomEvent) -> None:
-        """Feed one event to the SDK's real handler, as Room._listen_task would."""
-        event.room_handle = INVALID_HANDLE
-        self.dispatched.append(event.WhichOneof("message") or "")
-        self._on_room_event(event)
-
-    def _emit_metadata(self, identity: str, metadata: str) -> None:
-        if identity == self._agent_identity and not self.echo_local_updates:
-            self.local_participant._info.metadata = metadata
-            return
-        self._dispatch(events.metadata_changed(identity, metadata))
-
-    def _emit_name(self, identity: str, name: str) -> None:
-        if identity == self._agent_identity and not self.echo_local_updates:
-            self.local_participant._info.name = name
-            return
-        self._dispatch(events.name_changed(identity, name))
-
-    def _emit_attributes(
-        self, identity: str, attributes: dict[str, str], changed: dict[str, str]
-    ) -> None:
-        if identity == self._agent_identity and not self.echo_local_updates:
-            self.local_participant._info.attributes.clear()
-            self.local_participant._info.attributes.update(attributes)
-            return
-        self._dispatch(events.attributes_changed(identity, attributes, changed))

@@ -1,7 +1,11 @@
 """The agent during a call; `agent.py` reads as the flow, the logic lives here.
 
+- `startup`: what importing `agent.py` does (the .env file, the turn-detector plugin, the
+  operator's profiles checked before a worker registers).
 - `config`: the agent's environment, read once per process at start-up.
 - `caller`: waiting for the participant whose settings the session is built from.
+- `call_follower`: everything during the call: changes listened to, decisions acted on, turn
+  timing, the job ended when the session closes, and its own teardown.
 - `call_settings`: the call's settings and every decision about a change (synchronous).
 - `publisher`: applies instructions in order and publishes what the app sees (async).
 - `attributes`: the JSON the app reads from the agent's participant attributes.

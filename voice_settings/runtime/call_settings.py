@@ -39,7 +39,7 @@ class CallSettings:
         self._dispatch = parse_metadata(dispatch_metadata, Source.DISPATCH)  # fixed for the job
         self._participant = parse_metadata(participant_metadata, Source.PARTICIPANT)
         self._spoken_profile: str | None = None  # chosen by voice, until metadata picks again
-        self.on_change: Callable[[], None] = on_change or (lambda: None)
+        self._on_change: Callable[[], None] = on_change or (lambda: None)
         """Called after every decision (the publisher's `notify`)."""
         self.current = self._resolve(previous=None)
         self.started = self.current.settings  # what the STT and the session were built with
@@ -75,7 +75,7 @@ class CallSettings:
                                   f"Allowed: {', '.join(self.switchable) or 'none'}.")
             self.errors = (error,)
             log_rejected(self.identity, self.errors)
-            self.on_change()
+            self._on_change()
             return f"Cannot switch to {name!r}. Available: {', '.join(self.switchable)}."
         self._spoken_profile = name
         self._update(VOICE_SWITCH, self._participant)
@@ -106,7 +106,7 @@ class CallSettings:
         for change in changes:
             log_change(self.identity, change, cause)
         self.current, self.errors = resolution, resolution.errors
-        self.on_change()
+        self._on_change()
         return changes
 
 

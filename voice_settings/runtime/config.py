@@ -17,9 +17,9 @@
 
 `OPENAI_BASE_URL` and the API keys are read by the plugins themselves.
 
-Profiles that cannot be loaded stop the worker before it starts (`problem_before_start`): each job
-process loads them again in its setup, and a setup that raises makes the framework replace the
-process at once, in a loop, printing the same error each time.
+Profiles that cannot be loaded stop the worker before it starts (`profiles_problem`, checked by
+`startup`): each job process loads them again in its setup, and a setup that raises makes the
+framework replace the process at once, in a loop, printing the same error each time.
 """
 
 from __future__ import annotations
@@ -87,6 +87,16 @@ class AgentConfig:
         """The operator's profiles; ProfileError names the file and the problem."""
         return ProfileStore.load(self.profiles_dir, self.default_profile)
 
+    def profiles_problem(self) -> str | None:
+        """Why the profiles cannot be loaded (the file and the problem), or None."""
+        try:
+            self.load_profiles()
+        except ProfileError as exc:
+            return str(exc)
+        except OSError as exc:  # a profile that exists but cannot be read
+            return f"{exc.filename}: {exc.strerror}"
+        return None
+
     def switchable(self, profiles: ProfileStore) -> list[str]:
         """Profiles the caller may switch to by voice that exist."""
         if self.switchable_profiles is None:
@@ -111,13 +121,7 @@ def problem_before_start(command: str | None,
     """Why a worker for `command` must not start (the file and the problem), or None."""
     if command not in WORKER_COMMANDS:
         return None
-    try:
-        AgentConfig.from_env(env).load_profiles()
-    except ProfileError as exc:
-        return str(exc)
-    except OSError as exc:  # a profile that exists but cannot be read
-        return f"{exc.filename}: {exc.strerror}"
-    return None
+    return AgentConfig.from_env(env).profiles_problem()
 
 
 def _seconds_from_env(env: Mapping[str, str], variable: str, default: float,

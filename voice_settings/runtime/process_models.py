@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 import openai
-from livekit.agents import utils
+from livekit.agents import JobContext, utils
 from livekit.plugins import silero
 
 from .turn_detector import ProcessTurnDetector
@@ -52,6 +52,11 @@ class ProcessModels:
     def openai_options(self) -> dict[str, openai.AsyncClient]:
         """Keyword arguments that hand the shared client to `openai.LLM` / `openai.TTS`."""
         return {"client": self.openai_client} if self.openai_client is not None else {}
+
+    def serve(self, ctx: JobContext) -> None:
+        """The process's one job: connect while the caller is on the way, close when it ends."""
+        ctx.add_shutdown_callback(self.aclose)
+        self.connect_openai()
 
     def connect_openai(self) -> None:
         """Open the client's connection in the background while the caller is on the way.

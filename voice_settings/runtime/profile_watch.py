@@ -38,15 +38,17 @@ def fresh_profiles(store: ProfileStore) -> ProfileStore:
 
 
 class ProfileWatch:
-    """Calls `on_change(store)` with the reloaded store after each edit of the directory."""
+    """The profiles one call follows: `store` as it is on disk now (edits since the process
+    loaded `prewarmed` included), then, once started, `on_change(store)` after each edit."""
 
-    def __init__(self, store: ProfileStore, on_change: Callable[[ProfileStore], None]) -> None:
-        self.store = store
-        self._on_change = on_change
+    def __init__(self, prewarmed: ProfileStore) -> None:
+        self.store = fresh_profiles(prewarmed)
+        self._on_change: Callable[[ProfileStore], None] = lambda store: None
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    def start(self, on_change: Callable[[ProfileStore], None]) -> None:
+        self._on_change = on_change
         if self.store.directory.is_dir():
             self._task = asyncio.create_task(self._run(), name="profile-watch")
 

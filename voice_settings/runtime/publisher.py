@@ -40,22 +40,36 @@ class PublishRetry:
         return min(self.first_delay_s * 2 ** (failures - 1), self.max_delay_s)
 
 
-class SettingsPublisher:
-    """Applies and publishes a call's settings, strictly in order, on one worker task."""
+class Decisions:
+    """The signal from a call to its publisher: something was decided.
 
-    def __init__(self, call: CallSettings, retry: PublishRetry = PublishRetry()) -> None:
-        self.call = call
-        self.retry = retry
-        self.applied_instructions = call.current.settings.instructions
-        self._changed = asyncio.Event()
-        self._changed.set()  # publish the initial attributes as soon as the worker runs
-        self._settled = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
+    Made first, so the call is built with `on_change=decisions.notify` and the publisher with
+    `decisions`: each is wired when it is constructed.
+    """
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.changed.set()  # publish the initial attributes as soon as the worker runs
+        self.settled = asyncio.Event()
 
     def notify(self) -> None:
         """Something was decided: apply it and republish. Safe to call from event handlers."""
-        self._settled.clear()
-        self._changed.set()
+        self.settled.clear()
+        self.changed.set()
+
+
+class SettingsPublisher:
+    """Applies and publishes a call's settings, strictly in order, on one worker task."""
+
+    def __init__(self, call: CallSettings, decisions: Decisions | None = None,
+                 retry: PublishRetry = PublishRetry()) -> None:
+        self.call = call
+        self.retry = retry
+        self.applied_instructions = call.current.settings.instructions
+        self.decisions = decisions or Decisions()
+        self._changed = self.decisions.changed
+        self._settled = self.decisions.settled
+        self._worker: asyncio.Task[None] | None = None
 
     def attributes(self) -> dict[str, str]:
         """What the app sees: the instructions actually applied, not merely resolved."""

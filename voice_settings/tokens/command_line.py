@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import math
 import re
 import textwrap
@@ -17,7 +18,10 @@ from .credentials import CREDENTIALS_HELP, DEV_HELP
 from .participant_update import DEFAULT_TIMEOUT_S
 
 DEFAULT_VALID_FOR = "15m"
-DEFAULT_PORT = 8081
+MAX_VALID_FOR = dt.timedelta(days=10 * 365)
+"""Longer lifetimes overflow the expiry date (year 9999) well before they mean anything."""
+DEFAULT_PORT = 8090
+"""Not 8081: that is the livekit agents worker's health-check port, often on the same host."""
 
 
 def non_empty(text: str) -> str:
@@ -36,6 +40,17 @@ def positive_seconds(text: str) -> float:
     return seconds
 
 
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number: 0-65535, 0 for any free "
+                                         "one")
+    return port
+
+
 def parse_duration(text: str) -> dt.timedelta:
     """A Go-style duration as `lk` takes it: 90s, 15m, 1h30m, 2.5h."""
     parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
@@ -45,6 +60,9 @@ def parse_duration(text: str) -> dt.timedelta:
     seconds = sum(float(n) * unit_seconds[u] for n, u in parts)
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: a token must be valid for some time")
+    if seconds > MAX_VALID_FOR.total_seconds():
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than the longest lifetime "
+                                         f"allowed, {MAX_VALID_FOR.days // 365} years")
     return dt.timedelta(seconds=seconds)
 
 
@@ -98,8 +116,13 @@ def add_mint_args(parser: argparse.ArgumentParser) -> None:
 
 def add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to bind, 0 for any free one (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT,
+                        help=f"port to bind, 0 for any free one (default {DEFAULT_PORT}; not "
+                        "8081, the agent worker's health-check port)")
+    parser.add_argument("--read-timeout", type=positive_seconds, metavar="SECONDS",
+                        default=token_server.DEFAULT_BODY_TIMEOUT_S,
+                        help="answer 408 to a request whose body has not all arrived after this "
+                        f"long (default {token_server.DEFAULT_BODY_TIMEOUT_S:g})")
     parser.add_argument("--allow-agent", metavar="NAME", action="append", default=[],
                         help="agent names a client may dispatch (repeatable; also "
                         f"{token_server.ENV_ALLOWED_AGENTS}=a,b); others get 403. Default: any")
@@ -177,17 +200,24 @@ EPILOGS = {"mint": MINT_HELP, "update": UPDATE_HELP, "inspect": EXIT_HELP}
 HELP_COMMAND = "help"
 
 
+GLOBAL_FLAGS = frozenset({"--dev"})
+"""Flags every command takes, so they may come before the command too: `--dev inspect TOKEN`."""
+
+
 def explicit_command(argv: list[str]) -> list[str]:
     """`argv` with its command spelled out: mint when it starts with an option (mint takes no
-    positional argument, so a first word is always a command), `help [COMMAND]` as --help."""
+    positional argument, so a first word is always a command), `help [COMMAND]` as --help, and
+    global flags given before the command moved after it, where its parser reads them."""
+    leading = list(itertools.takewhile(GLOBAL_FLAGS.__contains__, argv))
+    argv = argv[len(leading):]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        return ["mint", *argv]
+        return ["mint", *leading, *argv]
     if argv[0] == HELP_COMMAND:
         topic = [word for word in argv[1:2] if word != HELP_COMMAND]
         _check_command(topic)
         return [*topic, "--help"]
     _check_command(argv[:1])
-    return argv
+    return [argv[0], *leading, *argv[1:]]
 
 
 def _check_command(words: list[str]) -> None:

@@ -12,9 +12,10 @@ import secrets
 import sys
 from collections.abc import Mapping
 
+from ..json_input import MAX_DOCUMENT_BYTES
 from ..profiles import ProfileError, ProfileStore
 from ..resolution import Resolution
-from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError
+from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError, read_at_most
 from . import participant_update, profile_api, settings_input, signing
 from . import report as token_report
 from . import server as token_server
@@ -76,12 +77,18 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         allowed_agents=token_server.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,
         cors_origins=frozenset(args.cors_origin or ["*"]),
-        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None)
-    # One line per profile written, deleted, reloaded or refused; never a secret.
+        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None,
+        body_timeout_s=args.read_timeout)
+    # One line per request (the access log) and per profile written, deleted, reloaded or
+    # refused; never a secret.
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(token_server.run_server(config, args.host, args.port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(token_server.run_server(config, args.host, args.port))
+    except OSError as exc:  # port in use, an address this host does not have, a bad name
+        raise UsageError(f"cannot serve on {token_server.base_url(args.host, args.port)}: "
+                         f"{exc.strerror or exc}") from None
     return EXIT_OK
 
 
@@ -104,8 +111,24 @@ def cmd_update(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+MAX_TOKEN_BYTES = 4 * MAX_DOCUMENT_BYTES
+"""A token carries metadata and attributes (64 KiB each at most), base64url-encoded, and more."""
+
+
+def token_from_stdin() -> str:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # an in-memory text stream
+        return sys.stdin.read(MAX_TOKEN_BYTES + 1).strip()
+    data = read_at_most(stream, "the token on stdin", MAX_TOKEN_BYTES)
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the token on stdin is not UTF-8 text (byte {exc.start}); a token is "
+                         "ASCII, as mint prints it") from None
+
+
 def cmd_inspect(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    token = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
+    token = token_from_stdin() if args.token == "-" else args.token.strip()
     token_report.check_is_token(token)
     credentials = load_credentials(env, dev=args.dev, need_url=False)
     report = token_report.inspect_report(token, credentials, load_profiles())

@@ -70,8 +70,10 @@ def with_dispatch_settings(agents: Sequence[tuple[str, str]],
         return list(agents)
     keys = ", ".join(key for key, _ in settings.values())
     if not agents:
-        raise HttpError(400, f"{keys} can only reach the agent in its dispatch metadata, and "
-                        "this request dispatches no agent: name one in room_config.agents")
+        message = ("can only reach the agent in its dispatch metadata, and this request "
+                   "dispatches no agent: name one in room_config.agents")
+        raise HttpError(400, f"{keys} {message}", [SettingsError(key, value, message).to_dict()
+                                                   for key, value in settings.values()])
     participant, _ = decode(participant_metadata or None)  # unreadable: reported as a 400 later
     _check_given_once(participant or {}, settings, "participant_metadata")
     return [(name, _merged(metadata, settings, f"room_config.agents[{index}].metadata", keys))

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
 from ..keys import canonical_key
-from ..tool_errors import UsageError
+from ..tool_errors import UsageError, read_file_at_most
 
 
 def with_values(document: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,7 +25,8 @@ def without_fields(document: Mapping[str, Any], names: Sequence[str]) -> dict[st
     return {k: v for k, v in document.items() if (canonical_key(k) or k) not in dropped}
 
 
-def json_object(text: str, what: str, max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any]:
+def json_object(text: str | bytes, what: str,
+                max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any]:
     try:
         return read_json_object(text, what=what, max_bytes=max_bytes)
     except JsonInputError as exc:
@@ -34,11 +34,8 @@ def json_object(text: str, what: str, max_bytes: int = MAX_METADATA_BYTES) -> di
 
 
 def json_file(path: str, what: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{what}: cannot read {path}: {exc}") from None
-    return json_object(text, what, MAX_DOCUMENT_BYTES)
+    """The JSON object in a file, read at most MAX_DOCUMENT_BYTES + 1 bytes."""
+    return json_object(read_file_at_most(path, what, MAX_DOCUMENT_BYTES), what, MAX_DOCUMENT_BYTES)
 
 
 def over_limit(what: str, value: str | Mapping[str, str]) -> str | None:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ..errors import SettingsError, allowed, shown
 from ..json_input import MAX_METADATA_BYTES, JsonInputError, read_json_object
+from ..keys import canonical_key
 from ..profile_files import (
     ProfileFile,
     ProfileLibrary,
@@ -40,7 +41,7 @@ from ..profiles import (
 )
 from ..schema import profile_schema
 from ..sources import Source
-from .http_errors import HttpError, check_bearer
+from .http_errors import HttpError, check_bearer, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def profile_response(body: dict[str, Any], status: int) -> web.Response:
 async def handle_put(request: web.Request) -> web.Response:
     admin = authorized(request)
     name = requested_name(request)
-    values, description = parse_profile_body(name, await request.read())
+    values, description = parse_profile_body(name, await read_body(request))
     async with admin.lock:
         store = admin.library.current()
         if not store.directory.is_dir():  # an unmounted volume: never write beside the workers
@@ -236,7 +237,10 @@ def parse_profile_body(name: str, data: bytes) -> tuple[dict[str, Any], str]:
 
 
 def profile_error(exc: ProfileError, document: dict[str, Any] | None) -> dict[str, Any]:
-    value = document.get(exc.field) if document is not None and exc.field else None
+    value = None
+    if document is not None and exc.field:  # the field may have been sent in another spelling
+        value = next((v for k, v in document.items() if k == exc.field
+                      or canonical_key(k) == exc.field), None)
     message = exc.problem if exc.field else f"{Path(exc.path).name}: {exc.problem}"
     return SettingsError(exc.field or WHOLE_PROFILE, value, message, Source.PROFILE).to_dict()
 

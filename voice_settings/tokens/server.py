@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web import RequestPayloadError
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
 from livekit import api
 
 from ..errors import SettingsError
@@ -29,7 +30,14 @@ from ..resolution import resolve
 from ..sources import Source
 from .credentials import Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
-from .http_errors import HttpError, check_bearer
+from .http_errors import (
+    BODY_TIMEOUT_S,
+    HttpError,
+    answer_and_close,
+    check_bearer,
+    error_response,
+    read_body,
+)
 from .metadata import over_limit
 from .profile_api import ENV_ADMIN_SECRET, PROFILE_API_HELP, ProfileAdminConfig, add_profile_routes
 from .signing import TokenRequest, connection_details, sign
@@ -40,6 +48,8 @@ ENV_SERVER_SECRET = "TOKEN_SERVER_SECRET"
 ENV_ALLOWED_AGENTS = "TOKEN_SERVER_ALLOWED_AGENTS"
 ENDPOINT_PATH = "/api/connection-details"
 HEALTH_PATH = "/healthz"
+DEFAULT_BODY_TIMEOUT_S = 10.0
+ACCESS_LOG = logging.getLogger("voice_settings.tokens.access")
 MAX_BODY_BYTES = MAX_DOCUMENT_BYTES
 ENDPOINT_HELP = f"""\
 HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
@@ -50,14 +60,16 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
           and, from admin screens, systemPrompt, assistantId, profile (into the dispatch
           metadata); any other top-level key is a 400
     201 {{server_url, participant_token, room_name, participant_name}}
-    400 body not JSON (or not as its Content-Encoding says), or invalid settings:
-        {{error, errors: [{{field, value, message, source}}]}}
+    Every error answers {{error, errors: [{{field, value, message, source}}]}} (errors empty
+    when no single field is at fault):
+    400 body not JSON (or not as its Content-Encoding says, or broken off), invalid settings
     401 {ENV_SERVER_SECRET} is set and "Authorization: Bearer <it>" is missing or wrong
-    403 agent outside the allow-list; operator-only setting or room option sent by the client:
-        {{error, errors: [{{field, value, message, source}}]}}
+    403 agent outside the allow-list; operator-only setting or room option sent by the client
+    408 the body did not all arrive within --read-timeout
     413 a metadata value, or the attributes' keys and values together, over {MAX_METADATA_BYTES}
         bytes of UTF-8
-    500 {{error}} for an unexpected failure; the details go to the server's log
+    500 an unexpected failure; the details go to the server's log
+  One access-log line per request on stderr: method, path, status, milliseconds, remote address.
   OPTIONS {ENDPOINT_PATH}  CORS preflight
   GET {HEALTH_PATH}  health check
 {PROFILE_API_HELP}"""
@@ -74,6 +86,8 @@ class ServeConfig:
     cors_origins: frozenset[str] = frozenset({"*"})
     profiles_admin_secret: str | None = field(default=None, repr=False)
     """Turns the profile API on (profile_api.py); unset, its routes answer 404."""
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    """A request body that has not all arrived by then is answered 408."""
 
 
 def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
@@ -90,6 +104,7 @@ PROFILES = web.AppKey("profiles", ProfileLibrary)
 def make_app(config: ServeConfig) -> web.Application:
     app = web.Application(middlewares=[json_errors_and_cors], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
+    app[BODY_TIMEOUT_S] = config.body_timeout_s
     # Profiles edited through the API or by hand are in use from the next request on.
     app[PROFILES] = ProfileLibrary(config.profiles)
     if config.profiles_admin_secret:
@@ -102,13 +117,12 @@ def make_app(config: ServeConfig) -> web.Application:
 
 @web.middleware
 async def json_errors_and_cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    closing = False
     try:
         response = await handler(request)
     except HttpError as exc:
         response = error_response(exc.status, exc.message, exc.errors)
-    except RequestPayloadError:  # a body that does not inflate as its Content-Encoding says
-        response = error_response(400, "request body could not be read: it is not encoded as "
-                                  "its Content-Encoding (or Transfer-Encoding) header says")
+        closing = exc.close_connection
     except web.HTTPException as exc:  # 404, 405 and 413 raised by aiohttp itself
         response = error_response(exc.status, exc.reason)
         if "Allow" in exc.headers:
@@ -117,6 +131,8 @@ async def json_errors_and_cors(request: web.Request, handler: Any) -> web.Stream
         log_unexpected(request)
         response = error_response(500, "internal error; the token server logged the details")
     add_cors_headers(request, response)
+    if closing:
+        await answer_and_close(request, response)
     return response
 
 
@@ -128,16 +144,6 @@ def log_unexpected(request: web.Request) -> None:
                                 config.profiles_admin_secret)):
         text = text.replace(secret, "[redacted]")
     logger.error("unexpected error answering %s %s:\n%s", request.method, request.path, text)
-
-
-def error_response(status: int, message: str, errors: Sequence[dict] = ()) -> web.Response:
-    body: dict[str, Any] = {"error": message}
-    if errors:
-        body["errors"] = list(errors)
-    response = web.json_response(body, status=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
-    return response
 
 
 def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -165,7 +171,7 @@ async def handle_health(request: web.Request) -> web.Response:
 async def handle_connection_details(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     check_bearer(request, config.bearer_secret)
-    body = json_body(await request.read())
+    body = json_body(await read_body(request))
     token_request = endpoint_token_request(body, config, request.app[PROFILES].current())
     token = sign(config.credentials, token_request)
     reply = connection_details(config.credentials, token_request, token)
@@ -281,18 +287,32 @@ def base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: method, path (no query string), status, milliseconds, remote
+    address. Never a header value or a body: they may carry secrets and personal data."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %d %.1f ms %s", request.method, request.rel_url.raw_path,
+                         response.status, time * 1000, request.remote)
+
+
+def make_runner(config: ServeConfig) -> web.AppRunner:
+    """The server as `serve` runs it: the app, with the access log."""
+    return web.AppRunner(make_app(config), access_log=ACCESS_LOG, access_log_class=AccessLogger)
+
+
 async def run_server(config: ServeConfig, host: str, port: int) -> None:
-    runner = web.AppRunner(make_app(config), access_log=None)
+    runner = make_runner(config)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    auth = "bearer token required" if config.bearer_secret else "no auth (set TOKEN_SERVER_SECRET)"
-    agents = ", ".join(sorted(config.allowed_agents)) or "any"
-    admin = "on" if config.profiles_admin_secret else f"off (set {ENV_ADMIN_SECRET})"
-    print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: {agents}; "
-          f"profile API {admin})", flush=True)
     try:
+        await web.TCPSite(runner, host, port).start()
+        bound_port = runner.addresses[0][1]
+        auth = ("bearer token required" if config.bearer_secret
+                else "no auth (set TOKEN_SERVER_SECRET)")
+        agents = ", ".join(sorted(config.allowed_agents)) or "any"
+        admin = "on" if config.profiles_admin_secret else f"off (set {ENV_ADMIN_SECRET})"
+        print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: "
+              f"{agents}; profile API {admin})", flush=True)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
