@@ -94,6 +94,7 @@ def build_session(settings: VoiceSettings, config: AgentConfig, models: ProcessM
         llm=openai.LLM(**openai_llm_options(settings), **models.openai_options()),
         tts=openai.TTS(**openai_tts_options(settings), **models.openai_options()),
         vad=models.vad,
+        conn_options=config.session_connect_options(),
         **agent_session_options(settings, turn_detector=turn_detector),
     )
 

@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voice_settings.runtime.config import (
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
     MAIN_PROCESS_ENV,
     WORKER_COMMANDS,
@@ -28,13 +30,39 @@ def test_the_participant_wait_is_configurable_and_never_invalid(raw, seconds):
     assert bool(config.problems) == (seconds == 120.0)
 
 
-@given(st.dictionaries(st.sampled_from(["AGENT_NAME", "PARTICIPANT_WAIT_TIMEOUT",
+def test_llm_and_tts_timeouts_and_retries_are_configurable_for_the_session():
+    config = AgentConfig.from_env({"LLM_TIMEOUT": "1.5", "TTS_TIMEOUT": "4",
+                                   "LLM_TTS_RETRY_INTERVAL": "0.25"})
+    options = config.session_connect_options()
+    assert (options.llm_conn_options.timeout, options.tts_conn_options.timeout) == (1.5, 4.0)
+    assert options.llm_conn_options.retry_interval == options.tts_conn_options.retry_interval \
+        == 0.25
+    assert config.problems == ()
+
+
+def test_unset_or_bad_timeouts_keep_the_framework_defaults_and_say_so():
+    unset = AgentConfig.from_env({}).session_connect_options()
+    assert unset.llm_conn_options.timeout == unset.tts_conn_options.timeout == \
+        DEFAULT_REQUEST_TIMEOUT == 10.0
+    assert unset.llm_conn_options.retry_interval == DEFAULT_RETRY_INTERVAL == 2.0
+    bad = AgentConfig.from_env({"LLM_TIMEOUT": "0", "LLM_TTS_RETRY_INTERVAL": "soon"})
+    assert (bad.llm_timeout, bad.retry_interval) == (10.0, 2.0)
+    assert bad.problems == ("LLM_TIMEOUT='0' is not a positive number of seconds; using 10",
+                            "LLM_TTS_RETRY_INTERVAL='soon' is not a positive number of seconds; "
+                            "using 2")
+
+
+@given(st.dictionaries(st.sampled_from(["AGENT_NAME", "PARTICIPANT_WAIT_TIMEOUT", "LLM_TIMEOUT",
+                                        "TTS_TIMEOUT", "LLM_TTS_RETRY_INTERVAL",
                                         "VOICE_SWITCHABLE_PROFILES", "DEEPGRAM_BASE_URL"]),
                        st.text(max_size=30)))
 def test_any_environment_gives_a_usable_config(env):
     config = AgentConfig.from_env(env)
     assert config.agent_name.strip()
-    assert 0 < config.participant_wait_timeout < float("inf")
+    for seconds in (config.participant_wait_timeout, config.llm_timeout, config.tts_timeout,
+                    config.retry_interval):
+        assert 0 < seconds < float("inf")
+    config.session_connect_options()  # the framework accepts them
     assert all(name.strip() == name and name for name in config.switchable_profiles or ())
 
 

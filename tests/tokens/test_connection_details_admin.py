@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from livekit import api
 
@@ -201,6 +201,7 @@ def shipped_config(default_agent: str | None) -> ServeConfig:
 
 @settings(max_examples=300, deadline=None)
 @given(bodies, agent_entries, st.sampled_from([None, AGENT]))
+@example({"assistantId": "\ud800"}, [], AGENT)  # found by hypothesis: was a UnicodeEncodeError
 def test_any_body_gives_a_token_request_or_a_4xx(body: dict, agents: list,
                                                  default_agent: str | None) -> None:
     body = {**body, "room_config": {"agents": agents}} if agents else body

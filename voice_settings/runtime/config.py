@@ -9,6 +9,12 @@
 | `VOICE_DEFAULT_PROFILE`     | the operator's default profile (`default` when that file exists)|
 | `VOICE_SWITCHABLE_PROFILES` | comma-separated profiles a caller may switch to by voice (all)  |
 | `DEEPGRAM_BASE_URL`         | a Deepgram-compatible service (Deepgram's own when unset)       |
+| `LLM_TIMEOUT`               | seconds an LLM request may go unanswered before it is retried   |
+|                             | (10, the framework's default)                                   |
+| `TTS_TIMEOUT`               | seconds a TTS request may take to connect before it is retried  |
+|                             | (10, the framework's default)                                   |
+| `LLM_TTS_RETRY_INTERVAL`    | seconds between the later retries of a failed LLM or TTS        |
+|                             | request (2; the framework makes the first retry after 0.1 s)    |
 
 `OPENAI_BASE_URL` and the API keys are read by the plugins themselves.
 
@@ -25,11 +31,22 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from livekit.agents import APIConnectOptions
+from livekit.agents.voice.agent_session import SessionConnectOptions
+
 from ..profiles import DEFAULT_PROFILE_ENV, PROFILES_DIR_ENV, ProfileError, ProfileStore
 from ..store import PROFILES_URL_ENV, ProfileBackend, StoreError, load_strict, open_backend
 
 DEFAULT_AGENT_NAME = "settings-agent"
 DEFAULT_WAIT_TIMEOUT = 120.0
+DEFAULT_REQUEST_TIMEOUT = APIConnectOptions().timeout
+DEFAULT_RETRY_INTERVAL = APIConnectOptions().retry_interval
+SECONDS_FROM_ENV = {  # field: (variable, default)
+    "participant_wait_timeout": ("PARTICIPANT_WAIT_TIMEOUT", DEFAULT_WAIT_TIMEOUT),
+    "llm_timeout": ("LLM_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
+    "tts_timeout": ("TTS_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
+    "retry_interval": ("LLM_TTS_RETRY_INTERVAL", DEFAULT_RETRY_INTERVAL),
+}
 WORKER_COMMANDS = ("start", "dev", "console", "connect")
 """`python agent.py <command>` forms that run jobs (download-files and --help load no profile)."""
 
@@ -39,6 +56,10 @@ class AgentConfig:
     agent_name: str = DEFAULT_AGENT_NAME
     participant_wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     """Seconds a dispatched job waits for its participant before it ends."""
+    llm_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    tts_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    retry_interval: float = DEFAULT_RETRY_INTERVAL
+    """Seconds between the later retries of a failed LLM or TTS request."""
     profiles_dir: str | None = None
     profiles_url: str | None = field(default=None, repr=False)
     """A database of profiles; it may hold a password."""
@@ -52,16 +73,13 @@ class AgentConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentConfig:
         env = os.environ if env is None else env
-        problems = []
-        timeout = _positive_seconds(env.get("PARTICIPANT_WAIT_TIMEOUT"))
-        if timeout is None:
-            timeout = DEFAULT_WAIT_TIMEOUT
-            problems.append(f"PARTICIPANT_WAIT_TIMEOUT={env['PARTICIPANT_WAIT_TIMEOUT']!r} is "
-                            f"not a positive number of seconds; using {DEFAULT_WAIT_TIMEOUT:g}")
+        problems: list[str] = []
+        seconds = {name: _seconds_from_env(env, variable, default, problems)
+                   for name, (variable, default) in SECONDS_FROM_ENV.items()}
         switchable = env.get("VOICE_SWITCHABLE_PROFILES")
         return cls(
             agent_name=env.get("AGENT_NAME", "").strip() or DEFAULT_AGENT_NAME,
-            participant_wait_timeout=timeout,
+            **seconds,
             profiles_dir=env.get(PROFILES_DIR_ENV) or None,
             profiles_url=env.get(PROFILES_URL_ENV) or None,
             default_profile=env.get(DEFAULT_PROFILE_ENV) or None,
@@ -90,6 +108,14 @@ class AgentConfig:
     def deepgram_endpoint(self) -> dict[str, str]:
         """Keyword arguments that point `deepgram.STT` at DEEPGRAM_BASE_URL, when set."""
         return {"base_url": self.deepgram_base_url} if self.deepgram_base_url else {}
+
+    def session_connect_options(self) -> SessionConnectOptions:
+        """For `AgentSession(conn_options=...)`: the LLM's and the TTS's timeouts and retries."""
+        def options(timeout: float) -> APIConnectOptions:
+            return APIConnectOptions(timeout=timeout, retry_interval=self.retry_interval)
+
+        return SessionConnectOptions(llm_conn_options=options(self.llm_timeout),
+                                     tts_conn_options=options(self.tts_timeout))
 
 
 MAIN_PROCESS_ENV = "VOICE_AGENT_MAIN_PID"
@@ -130,11 +156,18 @@ def checked_store(command: str | None, env: Mapping[str, str] | None = None,
         return exc.message
 
 
-def _positive_seconds(raw: str | None) -> float | None:
+def _seconds_from_env(env: Mapping[str, str], variable: str, default: float,
+                      problems: list[str]) -> float:
+    """A positive, finite number of seconds from `variable`; `default` (and a problem noted)
+    when it is anything else."""
+    raw = env.get(variable)
     if raw is None:
-        return DEFAULT_WAIT_TIMEOUT
+        return default
     try:
         seconds = float(raw)
     except ValueError:
-        return None
-    return seconds if seconds > 0 and math.isfinite(seconds) else None
+        seconds = math.nan
+    if seconds > 0 and math.isfinite(seconds):
+        return seconds
+    problems.append(f"{variable}={raw!r} is not a positive number of seconds; using {default:g}")
+    return default
