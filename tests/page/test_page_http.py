@@ -143,16 +143,15 @@ async def test_lab_runs_refuse_without_bearer_and_invalid_settings(offline,
         assert status == 401 and "PROFILES_ADMIN_SECRET" in body["error"]
 
 
-def lab_directories() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("voice-lab-runs-*"))
-
-
 @pytest.fixture
-def no_lab_leftovers() -> Iterator[None]:
-    """The lab's temporary directory is gone once the server stopped."""
-    before = lab_directories()
-    yield
-    assert lab_directories() <= before
+def no_lab_leftovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temporary directory of the test's own for the lab (this process's and serve's), empty
+    again once the server stopped."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    yield scratch
+    assert list(scratch.glob("voice-lab-runs-*")) == []
 
 
 @pytest.mark.usefixtures("no_lab_leftovers")
@@ -210,12 +209,12 @@ def test_finished_runs_are_kept_under_a_count_and_a_size(tmp_path: Path,
                               f"run{lab_queue.MAX_KEPT_RUNS + 2}"}
 
 
-@pytest.mark.usefixtures("no_lab_leftovers")
-def test_serve_without_credentials_stops_its_simulation_on_sigterm(tmp_path: Path) -> None:
+def test_serve_without_credentials_stops_its_simulation_on_sigterm(
+        tmp_path: Path, no_lab_leftovers: Path) -> None:
     """`serve` starts without LiveKit credentials, runs a simulation, and SIGTERM (docker stop)
     stops it and removes what it wrote, as Ctrl-C does."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "TOKEN_SERVER"))}
-    env["PROFILES_ADMIN_SECRET"] = ADMIN_SECRET
+    env.update(PROFILES_ADMIN_SECRET=ADMIN_SECRET, TMPDIR=str(no_lab_leftovers))
     process = subprocess.Popen([sys.executable, str(ROOT / "token_tool.py"), "serve", "--port",
                                 "0"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)

@@ -29,6 +29,10 @@ from voice_settings.store import load_directory
 from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig
 
+# One worker runs these, so one chromium; the simulation runs beside the lab's own sessions,
+# one after the other (a second session at once would skew their figures).
+pytestmark = pytest.mark.xdist_group("settings-page-browser")
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -176,6 +180,7 @@ def test_call_without_credentials_explains_itself(browser: Any, base: str) -> No
     assert console.script_errors() == []
 
 
+@pytest.mark.xdist_group("lab-sessions")
 def test_simulate_plays_the_recording_and_shows_the_timeline(browser: Any, base: str) -> None:
     page, console = open_page(browser, base)
     sign_in(page)
