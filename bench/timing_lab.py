@@ -159,9 +159,14 @@ def sweep_section(title: str, field: str, values: tuple, mode: str, repeat: int,
               if r["first_audio_ms"]["p50"] is not None]
     if len(points) >= 3:
         floor, knee, slope = hinge_fit(points)
-        lines.append(f"- first audio: flat at **{floor / 1000:.2f} s** up to {field} = "
-                     f"{knee / unit:g}, then **{slope:.2f} s per s** above it (a floor and a "
-                     "slope fitted to the p50s)")
+        if knee <= points[0][0]:
+            lines.append(f"- first audio: no floor in this range; **{slope:.2f} s per s** from "
+                         f"**{floor / 1000:.2f} s** at {field} = {knee / unit:g} (fitted to the "
+                         "p50s)")
+        else:
+            lines.append(f"- first audio: flat at **{floor / 1000:.2f} s** up to {field} = "
+                         f"{knee / unit:.2g}, then **{slope:.2f} s per s** above it (a floor and "
+                         "a slope fitted to the p50s)")
     lines.append(f"- {report.conditions_line(conditions)}")
     lines.append("")
     return lines, runs, conditions

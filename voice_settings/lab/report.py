@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.end_of_turn import RULES
+from .results import NOT_COMMITTED
 
 SETTING_ROWS = ("turn_detection", "endpointing_ms", "min_endpointing_delay",
                 "max_endpointing_delay", "min_interruption_duration", "preemptive_generation")
@@ -60,7 +61,7 @@ def table(runs: Sequence[dict[str, Any]], conditions: dict[str, Any] | None = No
         ("LLM request p50", [_seconds(r["llm_request_ms"]["p50"]) for r in runs]),
         ("turns ended by", ["" for _ in runs]),
     ]
-    for rule in [*RULES, "unknown"]:
+    for rule in [*RULES, NOT_COMMITTED]:
         if any(r["end_of_turn_rules"].get(rule) for r in runs):
             rows.append((f"  {rule}", [_fraction(r["end_of_turn_rules"].get(rule, 0), r["turns"])
                                         for r in runs]))
@@ -127,54 +128,64 @@ def _render(rows: list[tuple[str, list[str]]]) -> str:
 def plot(runs: Sequence[dict[str, Any]], path: str | Path, x_label: str,
          x_of: dict[str, float] | None = None, *,
          conditions: dict[str, Any] | None = None) -> None:
-    """First audio (p50, whiskers to p90) per swept value or per column, and cut-ins per pause
-    as steps with the number of sessions behind each point; one line per column."""
+    """First audio (p50, whiskers to p90) per swept value or per column, and, when the runs
+    had mid-sentence pauses, cut-ins per pause as steps with the number of sessions behind
+    each point; one line per column (per profile along a sweep)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (delay_axis, cut_axis) = plt.subplots(1, 2, figsize=(12, 4.6))
+    with_pauses = any(run["cut_ins_by_pause"] for run in runs)
+    figure, axes = plt.subplots(1, 2 if with_pauses else 1,
+                                figsize=(12, 4.6) if with_pauses else (7, 4.6), squeeze=False)
+    delay_axis = axes[0][0]
     if x_of:
         for profile, members in _by_profile(runs).items():
             points = sorted((x_of[r["label"]], r) for r in members)
             _whiskers(delay_axis, [x for x, _ in points], [r for _, r in points], profile)
         delay_axis.set_xlabel(x_label)
+        delay_axis.legend(fontsize=7, title="profile", title_fontsize=7)
     else:
         for n, run in enumerate(runs):
             _whiskers(delay_axis, [n], [run], run["label"])
         delay_axis.set_xticks(range(len(runs)), [r["label"] for r in runs], fontsize=7,
                               rotation=15)
-    for run in runs:
-        keys = sorted(run["cut_ins_by_pause"], key=float)
-        if not keys:
-            continue
-        share = [run["cut_ins_by_pause"][k]["cut_ins"] / max(1, run["cut_ins_by_pause"][k]
-                                                             ["pauses"]) for k in keys]
-        xs = [float(k) for k in keys]
-        [line] = cut_axis.step(xs, share, where="post", marker="o", label=run["label"])
-        for x, y, k in zip(xs, share, keys, strict=True):
-            cut_axis.annotate(f"n={run['cut_ins_by_pause'][k]['pauses']}", (x, y), fontsize=6,
-                              color=line.get_color(), textcoords="offset points",
-                              xytext=(2, 4))
     delay_axis.set_title("first audio: caller's end of speech -> agent's first audio\n"
                          "(dot p50, whisker to p90)", fontsize=9)
     delay_axis.set_ylabel("seconds")
     delay_axis.set_ylim(bottom=0)
-    cut_axis.set_title("cut-ins: share of mid-sentence pauses the agent answered in\n"
-                       "(n = sessions per point)", fontsize=9)
-    cut_axis.set_xlabel("pause length (s)")
-    cut_axis.set_ylabel("share of pauses cut")
-    cut_axis.set_ylim(-0.05, 1.1)
-    for axis in (delay_axis, cut_axis):
-        axis.grid(alpha=0.3)
-        if axis.get_legend_handles_labels()[0]:
-            axis.legend(fontsize=7, title="lines differ in", title_fontsize=7)
+    delay_axis.grid(alpha=0.3)
+    if with_pauses:
+        _cut_ins(axes[0][1], runs)
     if conditions is not None:
         figure.text(0.01, 0.01, conditions_line(conditions), fontsize=7)
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _cut_ins(axis: Any, runs: Sequence[dict[str, Any]]) -> None:
+    """Share of pauses cut per pause length, as steps; lines nudged apart so none hides."""
+    for n, run in enumerate(runs):
+        keys = sorted(run["cut_ins_by_pause"], key=float)
+        if not keys:
+            continue
+        nudge = 0.015 * (n - (len(runs) - 1) / 2)
+        counts = [run["cut_ins_by_pause"][k] for k in keys]
+        share = [c["cut_ins"] / max(1, c["pauses"]) + nudge for c in counts]
+        xs = [float(k) for k in keys]
+        [line] = axis.step(xs, share, where="post", marker="o", label=run["label"])
+        for x, y, c in zip(xs, share, counts, strict=True):
+            axis.annotate(f"{c['cut_ins']}/{c['pauses']}", (x, y), fontsize=6,
+                          color=line.get_color(), textcoords="offset points", xytext=(3, 3))
+    axis.set_title("cut-ins: share of mid-sentence pauses the agent answered in\n"
+                   "(labels: cut / sessions at that pause)", fontsize=9)
+    axis.set_xlabel("pause length (s)")
+    axis.set_ylabel("share of pauses cut")
+    axis.set_ylim(-0.08, 1.12)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, title="lines differ in", title_fontsize=7)
 
 
 def _whiskers(axis: Any, xs: list[float], runs: list[dict[str, Any]], label: str) -> None:

@@ -16,6 +16,11 @@ from typing import Any
 
 from .plan import SettingsSet, Trial
 
+NOT_COMMITTED = "not_committed"
+"""The framework committed no user turn after the caller's end of speech, so the caller got no
+answer to it (seen after cut-ins: the rest of the sentence came while the agent answered its
+first half)."""
+
 
 @dataclass(frozen=True)
 class TurnTiming:
@@ -115,7 +120,7 @@ def summarize(settings: SettingsSet, results: Sequence[tuple[Trial, SessionResul
         "llm_request_ms": _spread(t.llm_request_ms for t in turns),
         "repeat_halves": _repeat_halves(mine),
         "end_of_turn_rules": dict(Counter(
-            (t.end_of_turn or {}).get("rule") or "unknown" for t in turns)),
+            (t.end_of_turn or {}).get("rule") or NOT_COMMITTED for t in turns)),
         "model_probability": {
             "p50": _rounded(percentile([d["probability"] for d in decided], 50), 3),
             "threshold": decided[-1]["threshold"] if decided else None},
