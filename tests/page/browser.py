@@ -3,7 +3,9 @@ the real token server on 127.0.0.1; skipped (with the reason) where either is mi
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +15,10 @@ import pytest
 from PIL import Image  # matplotlib's dependency (the lab extra, in the test extra)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
+# The panels' pictures for docs/settings-page.md: regenerated with
+# `PAGE_SCREENSHOTS_DIR=docs/images .venv/bin/python -m pytest tests/page`; other runs write them
+# to a temporary directory, so a test run leaves the work tree as it was.
+IMAGES = Path(os.environ.get("PAGE_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="page-pictures-"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
