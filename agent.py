@@ -36,6 +36,7 @@ from voice_settings.runtime.caller import caller_identity, wait_for_caller
 from voice_settings.runtime.config import AgentConfig
 from voice_settings.runtime.end_of_turn import EndOfTurnLog
 from voice_settings.runtime.process_models import ProcessModels
+from voice_settings.runtime.profile_watch import CallProfiles
 from voice_settings.runtime.session_options import (
     agent_session_options,
     deepgram_stt_options,
@@ -49,13 +50,14 @@ logger = logging.getLogger("settings-agent")
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Once per process, before its one job: the configuration, the operator's profiles, and
-    what no caller's settings change (VAD, end-of-turn model, the OpenAI client)."""
+    """Once per process, before its one job: the configuration, the profile store (read when
+    the job starts: nothing here fails because of a profile), and what no caller's settings
+    change (VAD, end-of-turn model, the OpenAI client)."""
     config = AgentConfig.from_env()
     for problem in config.problems:
         logger.error(problem)
     proc.userdata["config"] = config
-    proc.userdata["profiles"] = config.load_profiles()
+    proc.userdata["profile_store"] = config.profile_backend()
     proc.userdata["models"] = ProcessModels.load()
 
 
@@ -67,6 +69,7 @@ async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
     models: ProcessModels = ctx.proc.userdata["models"]
     models.serve(ctx)  # connects while the caller is on the way
+    profiles = await CallProfiles.read(ctx.proc.userdata["profile_store"], config)
 
     participant = await wait_for_caller(
         ctx, identity=caller_identity(ctx.job.metadata), timeout=config.participant_wait_timeout)
@@ -74,7 +77,7 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown("no participant")
         return
     # The caller's settings, validated; from here the call listens for changes.
-    call = CallFollower(ctx, participant, config=config, profiles=ctx.proc.userdata["profiles"])
+    call = CallFollower(ctx, participant, config=config, profiles=profiles)
     agent = SettingsAgent(call.settings)
     session = build_session(call.settings.current.settings, config, models, call.end_of_turn)
     if await call.start(session, agent):
@@ -91,6 +94,7 @@ def build_session(settings: VoiceSettings, config: AgentConfig, models: ProcessM
         llm=openai.LLM(**openai_llm_options(settings), **models.openai_options()),
         tts=openai.TTS(**openai_tts_options(settings), **models.openai_options()),
         vad=models.vad,
+        conn_options=config.session_connect_options(),
         **agent_session_options(settings, turn_detector=turn_detector),
     )
 

@@ -13,9 +13,10 @@ import json
 import statistics
 import timeit
 
-from voice_settings import ProfileStore, resolve
+from voice_settings import resolve
+from voice_settings.store import load_directory
 
-PROFILES = ProfileStore.load()
+PROFILES = load_directory()
 PREVIOUS = resolve(participant='{"profile": "patient"}', profiles=PROFILES)
 
 TYPICAL = json.dumps({"endpointingMs": 300, "minEndpointingDelay": 0.8,
@@ -35,7 +36,7 @@ CASES = {
     "oversized metadata (70 KB)": lambda: resolve(participant=OVERSIZED, profiles=PROFILES),
     "mid-call change (previous=)": lambda: resolve(participant=TYPICAL, profiles=PROFILES,
                                                    previous=PREVIOUS),
-    "profiles load (4 files)": lambda: ProfileStore.load(),
+    "profiles load (4 files)": lambda: load_directory(),
 }
 
 

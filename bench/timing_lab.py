@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from voice_settings import ProfileStore
 from voice_settings.lab import report
 from voice_settings.lab.api import LabRequest, run_lab
 from voice_settings.lab.plan import DEFAULT_PAUSES, DEFAULT_SCENARIOS
 from voice_settings.lab.progress import progress_bar
+from voice_settings.store import load_directory
 
 HERE = Path(__file__).resolve().parent
 PROFILES = ("default", "patient", "snappy", "dictation")
@@ -47,7 +47,7 @@ def lab(request: LabRequest, take: int = 1) -> tuple[list[dict[str, Any]], dict[
     if key not in cache:
         print(f"-- {command(request)}", file=sys.stderr)
         with progress_bar() as progress:
-            result = run_lab(request, store=ProfileStore.load(), progress=progress)
+            result = run_lab(request, store=load_directory(), progress=progress)
         cache[key] = result.document
         CACHE.write_text(json.dumps(cache))
     return cache[key]["runs"], cache[key]["conditions"]

@@ -47,7 +47,24 @@ async def running_agent(participant_metadata: str = "", *, job_metadata: str = "
         await stack.room.join(identity, metadata=participant_metadata)
         if wait_for_start:
             await until(lambda: published(stack, attributes.SETTINGS), "session started")
+            if greeting := _greeting(participant_metadata):
+                # What the caller says over a greeting that cannot be interrupted gets no reply.
+                await until(lambda: said(stack, greeting), f"the greeting {greeting!r} said")
         yield stack
+
+
+def said(stack: OfflineStack, text: str) -> bool:
+    """Whether the agent has said `text` to the end (it is in the session's history)."""
+    return any(getattr(item, "role", None) == "assistant" and text in (item.text_content or "")
+               for item in stack.ctx.primary_session.history.items)
+
+
+def _greeting(participant_metadata: str) -> str:
+    with contextlib.suppress(ValueError):
+        document = json.loads(participant_metadata)
+        if isinstance(document, dict) and isinstance(document.get("greeting"), str):
+            return document["greeting"].strip()
+    return ""
 
 
 async def user_turn(stack: OfflineStack, text: str):

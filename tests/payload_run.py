@@ -28,7 +28,7 @@ from livekit.agents.cli.log import JsonFormatter
 from tests.hostile_payloads import HostilePayloads, Payload
 from tests.log_capture import project_logs_only_into
 from tests.strategies import BUG_MARKERS
-from voice_settings import ProfileStore, resolve
+from voice_settings import resolve
 from voice_settings.errors import METADATA, SettingsError, encodable
 from voice_settings.harness.local_participant import attributes_request
 from voice_settings.model import FIELDS, OPERATOR_FIELDS, VoiceSettings
@@ -38,6 +38,7 @@ from voice_settings.runtime import attributes
 from voice_settings.runtime.call_settings import CallSettings
 from voice_settings.runtime.publisher import SettingsPublisher
 from voice_settings.sources import Source
+from voice_settings.store import load_directory
 
 MAX_ATTRIBUTES_BYTES = 64 * 1024
 """LiveKit's limit for all of a participant's attributes together (keys and values, UTF-8)."""
@@ -159,7 +160,7 @@ class PayloadRun:
 
     def __init__(self, seed: int) -> None:
         self.payloads = HostilePayloads(seed)
-        self.store = ProfileStore.load()
+        self.store = load_directory()
         self.report = RunReport()
         self.call: CallSettings
         self.publisher: SettingsPublisher

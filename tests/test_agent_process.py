@@ -34,21 +34,27 @@ class Run:
         return self.output.count(text)
 
 
+def offline_agent_env(env: dict[str, str] | None = None,
+                      home: Path | None = None) -> dict[str, str]:
+    """The environment of an agent process with no LiveKit server and no providers."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("LIVEKIT_", "DEEPGRAM_", "OPENAI_", "VOICE_", "HF_"))}
+    return {**clean, "LIVEKIT_URL": f"ws://{CLOSED}", "LIVEKIT_API_KEY": "offline",
+            "LIVEKIT_API_SECRET": "offline-secret-offline-secret-offline",
+            "DEEPGRAM_API_KEY": "offline", "OPENAI_API_KEY": "offline",
+            "DEEPGRAM_BASE_URL": f"http://{CLOSED}/v1/listen",
+            "OPENAI_BASE_URL": f"http://{CLOSED}/v1",
+            "HF_HUB_CACHE": str(home or ROOT / "tests" / "no-such-hf-cache"),
+            "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "1000", **(env or {})}  # console mode: one log record, one line
+
+
 def run_agent(*args: str, env: dict[str, str] | None = None, until: tuple[str, ...] = (),
               home: Path | None = None, module_form: bool = False) -> Run:
     """Run `agent.py args` (or `python -m livekit.agents args agent.py`, the form the framework
     recommends) until it ends, or until every text in `until` appeared in its output (then stop
     it with SIGINT, as an operator's Ctrl+C would)."""
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("LIVEKIT_", "DEEPGRAM_", "OPENAI_", "VOICE_", "HF_"))}
-    full_env = {**clean, "LIVEKIT_URL": f"ws://{CLOSED}", "LIVEKIT_API_KEY": "offline",
-                "LIVEKIT_API_SECRET": "offline-secret-offline-secret-offline",
-                "DEEPGRAM_API_KEY": "offline", "OPENAI_API_KEY": "offline",
-                "DEEPGRAM_BASE_URL": f"http://{CLOSED}/v1/listen",
-                "OPENAI_BASE_URL": f"http://{CLOSED}/v1",
-                "HF_HUB_CACHE": str(home or ROOT / "tests" / "no-such-hf-cache"),
-                "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-                "COLUMNS": "1000", **(env or {})}  # console mode: one log record, one line
+    full_env = offline_agent_env(env, home)
     with tempfile.TemporaryFile() as out:
         argv = ["-m", "livekit.agents", *args, "agent.py"] if module_form else ["agent.py", *args]
         proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=full_env,

@@ -19,11 +19,12 @@ from voice_settings.model import (
     VoiceSettings,
     silent_turn_end,
 )
-from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
+from voice_settings.profiles import DEFAULT_PROFILES_DIR
 from voice_settings.resolution import resolve
 from voice_settings.sources import Source
+from voice_settings.store import load_directory
 
-SHIPPED = ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="default")
+SHIPPED = load_directory(DEFAULT_PROFILES_DIR, default_name="default")
 
 
 def test_every_field_is_either_live_or_next_session():

@@ -27,10 +27,10 @@ from voice_settings.profiles import (
     DEFAULT_PROFILE_ENV,
     DEFAULT_PROFILES_DIR,
     PROFILES_DIR_ENV,
-    ProfileStore,
 )
 from voice_settings.schema import participant_schema, reference_markdown, settings_schema
 from voice_settings.sources import Source
+from voice_settings.store import load_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_KEYS = {"settings", "errors"}
@@ -448,7 +448,7 @@ def test_dispatch_metadata_resolves_beneath_participant_metadata(capsys):
                        '{"endpointing_ms": 300}')
     assert code == 0
     report = only_report(out)
-    patient = ProfileStore.load().values("patient")
+    patient = load_directory().values("patient")
     assert report["settings"]["endpointing_ms"] == 300
     assert report["settings"]["greeting"] == "Welcome."
     assert report["settings"]["llm_model"] == "gpt-4.1"
@@ -521,7 +521,7 @@ def test_schema_markdown_is_the_reference_table(capsys):
 def test_profiles_list_marks_the_default(capsys):
     code, out, _ = run(capsys, "profiles", "list")
     assert code == 0
-    store = ProfileStore.load()
+    store = load_directory()
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         f"{n} (default)" if n == "default" else n for n in store.names()]
@@ -574,7 +574,7 @@ def test_profiles_new_writes_exactly_the_values_asked_for(capsys, profiles_dir):
     assert (code, err) == (0, "")
     path = profiles_dir / "calm.toml"
     assert out == f"wrote {path}\n"
-    store = ProfileStore.load(profiles_dir)
+    store = load_directory(profiles_dir)
     assert store.values("calm") == {
         "endpointing_ms": 300, "utterance_end_ms": None, "min_endpointing_delay": 1.0,
         "instructions": 'Speak slowly. Use "short" words.', "llm_model": "gpt-4.1",
@@ -594,7 +594,7 @@ def test_profiles_new_from_a_base_copies_it_then_applies_the_sets(capsys, profil
     code, _, _ = new(capsys, profiles_dir, "patient2", "--from", "patient",
                      "--set", "utterance_end_ms=2000", "--set", "greeting=")
     assert code == 0
-    store = ProfileStore.load(profiles_dir)
+    store = load_directory(profiles_dir)
     assert store.values("patient2") == {**store.values("patient"), "utterance_end_ms": 2000,
                                         "greeting": ""}
     assert store.descriptions["patient2"] == "Slow speakers"  # the base's, unless given
@@ -614,7 +614,7 @@ def test_profiles_new_from_a_base_keeps_its_comment_block_under_what_changed(cap
     assert lines[1] == "#" and lines[2:2 + len(base_comment)] == base_comment
     # Long text stays readable: a multi-line string folded at spaces, as patient.toml has it.
     assert 'instructions = """' in text and all(len(line) <= 100 for line in lines)
-    store = ProfileStore.load(directory)
+    store = load_directory(directory)
     assert store.values("kids") == {**store.values("patient"), "greeting": "Hi there!",
                                     "min_endpointing_delay": 1.5}
     assert store.descriptions["kids"] == store.descriptions["patient"]
@@ -636,7 +636,7 @@ def test_profiles_new_refuses_to_overwrite_without_force(capsys, profiles_dir):
     assert (profiles_dir / "patient.toml").read_text() == before
     code, _, _ = new(capsys, profiles_dir, "patient", "--set", "endpointing_ms=300", "--force")
     assert code == 0
-    assert ProfileStore.load(profiles_dir).values("patient") == {"endpointing_ms": 300}
+    assert load_directory(profiles_dir).values("patient") == {"endpointing_ms": 300}
 
 
 @pytest.mark.parametrize(("assignment", "words"), [
@@ -656,7 +656,7 @@ def test_profiles_new_refuses_invalid_sets_and_writes_nothing(capsys, profiles_d
     assert (code, out) == (2, "")
     assert words in err
     assert not (profiles_dir / "broken.toml").exists()
-    ProfileStore.load(profiles_dir)  # still loads
+    load_directory(profiles_dir)  # still loads
 
 
 def test_profiles_new_refuses_what_conflicts_over_the_default_profile(capsys, profiles_dir):
@@ -675,7 +675,7 @@ def test_profiles_new_refuses_what_conflicts_over_the_default_profile(capsys, pr
                        "--set", "utterance_end_ms=off")
     assert code == 2
     assert "slow.toml" in err and "turn_detection" in err
-    ProfileStore.load(profiles_dir)
+    load_directory(profiles_dir)
 
 
 @pytest.mark.parametrize("name", ["../escaped", "Bad Name", "sub/dir", ".hidden", ""])
@@ -685,7 +685,7 @@ def test_profiles_new_refuses_names_that_are_not_profile_names(capsys, profiles_
     assert "not a profile name" in err
     assert sorted(p.name for p in profiles_dir.parent.rglob("*.toml")) == [
         "default.toml", "patient.toml"]
-    ProfileStore.load(profiles_dir)
+    load_directory(profiles_dir)
 
 
 def test_profiles_new_with_an_unknown_base_is_a_usage_error(capsys, profiles_dir):

@@ -243,6 +243,7 @@ def test_the_healthcheck_asks_the_workers_health_port():
 # discovery; only the final step (running the worker, downloading) is replaced by a record.
 FRAMEWORK_CLI = """
 import json, sys
+from voice_settings.store import load_directory
 import livekit.agents.__main__ as cli
 seen = {}
 cli._dispatch = lambda server, args: seen.update(
@@ -253,7 +254,7 @@ if seen["command"] != "download-files":
     import agent, voice_settings
     from voice_settings import ProfileStore
     seen.update(agent=agent.__file__, voice_settings=voice_settings.__file__,
-                profiles=ProfileStore.load().names())
+                profiles=load_directory().names())
 print(json.dumps(seen))
 """
 

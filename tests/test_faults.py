@@ -4,8 +4,10 @@ the caller leaving before the start and after it, nobody joining, Deepgram refus
 handshake (tests/test_agent.py); a publication that fails for good (tests/runtime/
 test_publisher.py).
 
-Real time: the framework retries a failed LLM or TTS request after 0.1 s, then 2 s, then 2 s;
-an LLM request that gets no answer times out after 10 s (`test_a_hanging_llm...`, the slowest).
+Real time: the framework retries a failed LLM or TTS request after 0.1 s, then (by default) 2 s,
+then 2 s; an LLM request that gets no answer times out after (by default) 10 s. The agent reads
+both from its environment (`LLM_TTS_RETRY_INTERVAL`, `LLM_TIMEOUT`): these tests set them short,
+so they wait for the same steps in less time.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from voice_settings.runtime import attributes
 
 CALLER = json.dumps({"systemPrompt": "You are Ada.", "greeting": ""})
 RETRIES = "failed to generate LLM completion"
+LLM_TIMEOUT_S = 1.0
+RETRY_INTERVAL_S = 0.3
+FAST_FAILURES = {"LLM_TIMEOUT": str(LLM_TIMEOUT_S), "LLM_TTS_RETRY_INTERVAL": str(RETRY_INTERVAL_S)}
 
 
 @pytest.fixture
@@ -100,7 +105,7 @@ async def test_deepgram_dropping_the_connection_mid_call_reconnects_at_once(logs
 # --- The LLM ----------------------------------------------------------------------------------
 
 async def test_llm_errors_are_retried_and_the_caller_gets_the_answer(logs):
-    async with running_agent(CALLER) as stack:
+    async with running_agent(CALLER, env=FAST_FAILURES) as stack:
         stack.openai.script_error(500, "The server had an error")
         stack.openai.script_error(429, "Rate limit reached")
         await user_turn(stack, "hello")
@@ -108,14 +113,16 @@ async def test_llm_errors_are_retried_and_the_caller_gets_the_answer(logs):
         await stack.openai.wait_for_chat_request(3, timeout=TIMEOUT)
         await until(lambda: heard(stack, "You said: hello"), "the answer played")
         retries = lines(logs, RETRIES)
-        assert [("500" in r.getMessage(), "429" in r.getMessage()) for r in retries] == [
+        # status_code=, not the bare number: the random request id may contain "429"
+        assert [("status_code=500" in r.getMessage(), "status_code=429" in r.getMessage())
+                for r in retries] == [
             (True, False), (False, True)]
         assert ["retrying in 0.1s" in r.getMessage() for r in retries] == [True, False]
         assert stack.shutdown_reasons == []
 
 
 async def test_an_llm_or_tts_that_fails_every_retry_loses_that_reply_only(logs):
-    async with running_agent(CALLER) as stack:
+    async with running_agent(CALLER, env=FAST_FAILURES) as stack:
         for _ in range(4):  # the first request and the framework's 3 retries
             stack.openai.script_error(500, "The server had an error")
         await user_turn(stack, "first question")
@@ -149,16 +156,17 @@ async def test_an_llm_that_refuses_every_turn_closes_the_session_and_ends_the_jo
         assert stack.openai.speech_requests == []
 
 
-async def test_a_hanging_llm_times_out_after_10_s_and_is_retried(logs):
-    # Real time: the framework's request timeout (APIConnectOptions.timeout, 10 s).
-    async with running_agent(CALLER) as stack:
+async def test_a_hanging_llm_times_out_after_llm_timeout_and_is_retried(logs):
+    # Real time: the framework's request timeout (APIConnectOptions.timeout), from LLM_TIMEOUT.
+    async with running_agent(CALLER, env=FAST_FAILURES) as stack:
         stack.openai.script_hang()
         await user_turn(stack, "hello")
 
         await stack.openai.wait_for_chat_request(2, timeout=30)
         first, second = stack.openai.chat_requests[:2]
         waited = second.received_at - first.received_at
-        assert waited > 9  # the retry waited for the timeout: the request was not refused
+        # the retry waited for the timeout: the request was not refused
+        assert waited > LLM_TIMEOUT_S * 0.9
         await until(lambda: heard(stack, "You said: hello"), "the late answer played")
         [retry] = lines(logs, RETRIES)
         assert "retrying in 0.1s" in retry.getMessage()

@@ -17,7 +17,7 @@ from tests.agent_helpers import published, running_agent, settled, until, user_t
 from voice_settings.harness import OfflineStack
 from voice_settings.profiles import DEFAULT_PROFILES_DIR
 from voice_settings.runtime import attributes
-from voice_settings.runtime.profile_watch import fresh_profiles
+from voice_settings.runtime.profile_watch import job_profiles
 
 SUPPORT = '''description = "Support line"
 instructions = "You are Sam from support."
@@ -94,19 +94,20 @@ async def test_the_next_job_uses_an_edit_made_after_its_process_was_prewarmed(pr
         assert (await user_turn(stack, "hi")).system == "You are Kim from support."
 
 
-def test_fresh_profiles_reports_file_and_field_and_keeps_serving(profiles_dir, caplog):
-    from voice_settings import ProfileStore
+async def test_a_job_starts_on_the_last_valid_profiles_and_logs_what_it_refused(
+        profiles_dir, caplog):
+    from voice_settings.store import directory_backend
 
-    store = ProfileStore.load(profiles_dir)
+    backend = directory_backend(profiles_dir)
     (profiles_dir / "support.toml").write_text("min_endpointing_delay = 99\n", encoding="utf-8")
     (profiles_dir / "fresh.toml").write_text("not toml", encoding="utf-8")
-    (profiles_dir / "snappy.toml").unlink()
-    caplog.set_level(logging.ERROR)
-    fresh = fresh_profiles(store)
-    assert fresh.values("support") == store.values("support")
-    assert "fresh" not in fresh and "snappy" not in fresh
+    (profiles_dir / ".#patient.toml").write_text("", encoding="utf-8")  # an editor's lock file
+    caplog.set_level(logging.WARNING)
+    store = await job_profiles(backend)
+    assert "support" not in store and "fresh" not in store  # never valid in this process
+    assert store.names() == ["default", "dictation", "patient", "snappy"]
     messages = [r.getMessage() for r in caplog.records]
-    assert any("support.toml: min_endpointing_delay:" in m and "last valid version" in m
+    assert any("support.toml: min_endpointing_delay:" in m and "not served" in m
                for m in messages)
     assert any("fresh.toml" in m and "not served" in m for m in messages)
-    assert all(r.file.endswith((".toml", "profiles")) for r in caplog.records)
+    assert any(".#patient.toml" in m and "skipped" in m for m in messages)

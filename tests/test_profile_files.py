@@ -17,16 +17,15 @@ from pydantic import ValidationError
 
 from tests.strategies import hostile_profile_bodies, valid_values
 from voice_settings.model import PROFILE_FIELDS, VoiceSettings
-from voice_settings.profile_files import (
-    ProfileLibrary,
-    created_comment,
-    read_profile_file,
-    reload_profile,
-    reload_store,
-    version_of,
-    write_profile,
+from voice_settings.profile_files import created_comment, version_of, write_profile
+from voice_settings.profiles import (
+    ProfileError,
+    ProfileStore,
+    leading_comment,
+    profile_from_bytes,
+    profile_toml,
 )
-from voice_settings.profiles import ProfileStore, leading_comment, profile_from_bytes, profile_toml
+from voice_settings.store import DirectoryBackend, StoreFollower, load_directory, settle
 from voice_settings.tokens.http_errors import HttpError
 from voice_settings.tokens.profile_api import parse_profile_body
 
@@ -40,11 +39,22 @@ def store(tmp_path: Path) -> ProfileStore:
     (directory / "default.toml").write_text("# the default\nmin_endpointing_delay = 1.0\n")
     (directory / "calm.toml").write_text('description = "Calm"\nmax_endpointing_delay = 6.0\n')
     (directory / "quick.toml").write_text("max_endpointing_delay = 2.0\n")
-    return ProfileStore.load(directory)
+    return load_directory(directory)
 
 
 def write(store: ProfileStore, name: str, text: str) -> None:
     (store.directory / f"{name}.toml").write_text(text)
+
+
+def reload_store(store: ProfileStore) -> tuple[ProfileStore, list[ProfileError]]:
+    """The directory read again and settled over `store`, as every follower does."""
+    return settle(store, DirectoryBackend(store.directory).read_all())
+
+
+def reload_profile(store: ProfileStore, name: str) -> tuple[ProfileStore, ProfileError | None]:
+    entry = DirectoryBackend(store.directory).read(name)
+    new, errors = settle(store, [entry] if entry else [], names=[name])
+    return new, (errors[0] if errors else None)
 
 
 # --- Reloading ---------------------------------------------------------------------------------
@@ -104,7 +114,7 @@ def test_a_new_default_that_breaks_a_profile_is_refused_naming_it(store: Profile
 
 def test_a_default_appearing_by_hand_becomes_the_default(tmp_path: Path) -> None:
     (tmp_path / "calm.toml").write_text("max_endpointing_delay = 6.0\n")
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert store.default_name is None
     (tmp_path / "default.toml").write_text("endpointing_ms = 300\n")
     new, errors = reload_store(store)
@@ -114,30 +124,33 @@ def test_a_default_appearing_by_hand_becomes_the_default(tmp_path: Path) -> None
     assert refused.default_name is None and "default" not in refused and errors
 
 
-def test_a_missing_directory_changes_nothing(store: ProfileStore) -> None:
+async def test_a_missing_directory_changes_nothing(store: ProfileStore, caplog) -> None:
+    follower = StoreFollower(DirectoryBackend(store.directory), store)
     for path in store.directory.iterdir():
         path.unlink()
     store.directory.rmdir()
-    new, errors = reload_store(store)
-    assert new == store and "gone" in str(errors[0])
-    assert reload_profile(store, "calm")[0] == store
+    assert await follower.refresh() == store
+    assert await follower.refresh() == store
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "does not exist" in line and "last valid profiles stay in use" in line
 
 
 def test_a_file_name_that_is_not_a_profile_name_is_skipped(store: ProfileStore) -> None:
     (store.directory / "Not A Name.toml").write_text("endpointing_ms = 300\n")
+    (store.directory / ".#calm.toml").write_text("endpointing_ms = 'editor lock'\n")
     new, errors = reload_store(store)
-    assert new.names() == store.names() and "not a profile name" in str(errors[0])
+    assert new.names() == store.names() and errors == []
 
 
-def test_the_library_reloads_only_when_a_file_changed(store: ProfileStore) -> None:
-    library = ProfileLibrary(store)
-    first = library.current()
-    assert library.current() is first  # nothing changed: the same store, no reading
+async def test_the_follower_keeps_the_last_valid_version_and_says_why(
+        store: ProfileStore) -> None:
+    follower = StoreFollower(DirectoryBackend(store.directory), store)
+    assert await follower.refresh() == store and follower.problems == {}
     write_profile(store.directory / "quick.toml", "max_endpointing_delay = 2.5\n")
-    assert library.current().values("quick") == {"max_endpointing_delay": 2.5}
+    assert (await follower.refresh()).values("quick") == {"max_endpointing_delay": 2.5}
     write(store, "quick", "max_endpointing_delay = 'x'\n")
-    assert library.current().values("quick") == {"max_endpointing_delay": 2.5}
-    assert set(library.problems) == {"quick"}
+    assert (await follower.refresh()).values("quick") == {"max_endpointing_delay": 2.5}
+    assert set(follower.problems) == {"quick"}
 
 
 # --- Writing -----------------------------------------------------------------------------------
@@ -202,6 +215,6 @@ def test_every_valid_profile_is_accepted_and_written_as_it_was_given(
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "x.toml"
         write_profile(path, profile_toml(values, description))
-        read = read_profile_file(Path(directory), "x")
+        read = DirectoryBackend(directory).read("x")
         assert read is not None and read.problem is None
         assert (read.values, read.description) == (values, description)

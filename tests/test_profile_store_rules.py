@@ -17,11 +17,11 @@ from voice_settings.profiles import (
     DEFAULT_PROFILE_ENV,
     PROFILES_DIR_ENV,
     ProfileError,
-    ProfileStore,
     profile_toml,
 )
 from voice_settings.resolution import resolve
 from voice_settings.sources import Source
+from voice_settings.store import load_directory
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,7 @@ def write(directory: Path, name: str, text: str) -> Path:
 def test_a_missing_directory_given_as_argument_fails_naming_it(tmp_path):
     missing = tmp_path / "no-such-profiles"
     with pytest.raises(ProfileError) as caught:
-        ProfileStore.load(missing)
+        load_directory(missing)
     assert caught.value.path == str(missing)
     assert str(missing) in str(caught.value) and "does not exist" in str(caught.value)
 
@@ -51,32 +51,32 @@ def test_a_missing_directory_given_by_environment_fails_naming_it(tmp_path, monk
     missing = tmp_path / "typo"
     monkeypatch.setenv(PROFILES_DIR_ENV, str(missing))
     with pytest.raises(ProfileError) as caught:
-        ProfileStore.load()
+        load_directory()
     assert caught.value.path == str(missing)
 
 
 def test_a_file_is_not_a_profiles_directory(tmp_path):
     not_a_dir = write(tmp_path, "default", "endpointing_ms = 25\n")
     with pytest.raises(ProfileError) as caught:
-        ProfileStore.load(not_a_dir)
+        load_directory(not_a_dir)
     assert caught.value.path == str(not_a_dir)
 
 
 def test_the_argument_wins_over_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(PROFILES_DIR_ENV, str(tmp_path / "missing"))
     write(tmp_path / "given", "calm", "min_endpointing_delay = 1.0\n")
-    assert ProfileStore.load(tmp_path / "given").names() == ["calm"]
+    assert load_directory(tmp_path / "given").names() == ["calm"]
 
 
 def test_an_empty_existing_directory_is_fine(tmp_path):
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert (store.names(), store.default_name) == ([], None)
 
 
 def test_the_built_in_directory_may_be_missing(tmp_path, monkeypatch):
     """A deployment without profiles/ runs on the built-in defaults."""
     monkeypatch.setattr(profiles_module, "DEFAULT_PROFILES_DIR", tmp_path / "absent")
-    for store in (ProfileStore.load(), ProfileStore.load(None)):
+    for store in (load_directory(), load_directory(None)):
         assert (store.names(), store.default_name) == ([], None)
         assert store.directory == tmp_path / "absent"
         resolution = resolve(participant='{"endpointing_ms": 300}', profiles=store)
@@ -87,7 +87,7 @@ def test_the_built_in_directory_may_be_missing(tmp_path, monkeypatch):
 def test_an_empty_environment_variable_means_unset(tmp_path, monkeypatch):
     monkeypatch.setattr(profiles_module, "DEFAULT_PROFILES_DIR", tmp_path / "absent")
     monkeypatch.setenv(PROFILES_DIR_ENV, "")
-    assert ProfileStore.load().names() == []
+    assert load_directory().names() == []
 
 
 # --- (2) A named profile must be valid over the default profile --------------------------------
@@ -97,7 +97,7 @@ def test_a_minimum_above_the_defaults_maximum_fails_naming_the_named_file(tmp_pa
     named = write(tmp_path, "patient", "min_endpointing_delay = 2.5\n")
     VoiceSettings.model_validate({"min_endpointing_delay": 2.5})  # valid on its own
     with pytest.raises(ProfileError) as caught:
-        ProfileStore.load(tmp_path)
+        load_directory(tmp_path)
     assert caught.value.path == str(named)
     message = str(caught.value)
     assert "over the default profile 'default'" in message
@@ -108,7 +108,7 @@ def test_endpointing_off_under_an_stt_default_without_utterance_end_fails(tmp_pa
     write(tmp_path, "default", 'turn_detection = "stt"\nutterance_end_ms = "off"\n')
     named = write(tmp_path, "dictation", "endpointing_ms = 0\n")
     with pytest.raises(ProfileError) as caught:
-        ProfileStore.load(tmp_path)
+        load_directory(tmp_path)
     assert caught.value.path == str(named)
     assert 'turn_detection "stt"' in str(caught.value)
     assert "endpointing_ms 0" in str(caught.value)
@@ -123,14 +123,14 @@ def test_endpointing_off_under_an_stt_default_without_utterance_end_fails(tmp_pa
 def test_a_named_profile_that_completes_itself_loads(tmp_path, text):
     write(tmp_path, "default", 'max_endpointing_delay = 2.0\nturn_detection = "stt"\n')
     write(tmp_path, "named", text)
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert resolve(participant={"profile": "named"}, profiles=store).errors == ()
 
 
 def test_without_a_default_profile_nothing_is_checked_over_it(tmp_path):
     write(tmp_path, "base", "max_endpointing_delay = 2.0\n")
     write(tmp_path, "patient", "min_endpointing_delay = 2.5\n")
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert store.default_name is None
     assert store.names() == ["base", "patient"]
 
@@ -140,11 +140,11 @@ def test_the_configured_default_is_the_one_checked(tmp_path, monkeypatch, how):
     write(tmp_path, "base", "max_endpointing_delay = 2.0\n")
     write(tmp_path, "default", "max_endpointing_delay = 6.0\n")
     named = write(tmp_path, "patient", "min_endpointing_delay = 2.5\n")
-    assert ProfileStore.load(tmp_path).default_name == "default"  # loads: 2.5 <= 6
+    assert load_directory(tmp_path).default_name == "default"  # loads: 2.5 <= 6
     if how == "environment":
         monkeypatch.setenv(DEFAULT_PROFILE_ENV, "base")
     with pytest.raises(ProfileError) as caught:
-        ProfileStore.load(tmp_path, "base" if how == "argument" else None)
+        load_directory(tmp_path, "base" if how == "argument" else None)
     assert caught.value.path == str(named)
     assert "'base'" in str(caught.value)
 
@@ -185,9 +185,9 @@ def test_a_store_that_loads_gives_every_call_a_conflict_free_profile(profiles):
             _invalid({**profiles["default"], **values}) for values in profiles.values())
         if conflicts:
             with pytest.raises(ProfileError, match="over the default profile"):
-                ProfileStore.load(directory)
+                load_directory(directory)
             return
-        store = ProfileStore.load(directory)
+        store = load_directory(directory)
     for name in profiles:
         resolution = resolve(participant={"profile": name}, profiles=store)
         assert resolution.errors == ()
@@ -210,7 +210,7 @@ def _invalid(values: dict) -> bool:
 def test_the_hint_reaches_profile_errors_and_metadata_errors(tmp_path):
     write(tmp_path, "slow", "min_endpointing_delay = 500\n")
     with pytest.raises(ProfileError, match=r"min_endpointing_delay: .*Did you mean 0\.5\?"):
-        ProfileStore.load(tmp_path)
+        load_directory(tmp_path)
     errors = resolve(participant='{"minEndpointingDelay": 500, "maxEndpointingDelay": 12}').errors
     hints = {e.field: "Did you mean" in e.message for e in errors}
     assert hints == {"min_endpointing_delay": True, "max_endpointing_delay": False}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ from voice_settings.profiles import (
     PROFILES_DIR_ENV,
     ProfileError,
     ProfileStore,
+    profile_from_bytes,
     profile_toml,
     settings_to_profile,
     validate_profile,
 )
 from voice_settings.resolution import resolve
 from voice_settings.sources import Source
+from voice_settings.store import DirectoryBackend, load_directory, load_strict
+from voice_settings.store.directory import MAX_FILE_BYTES
 
 SHIPPED_NAMES = ["default", "dictation", "patient", "snappy"]
 DEFAULTS = VoiceSettings()
@@ -38,7 +42,7 @@ def no_profile_env(monkeypatch):
 
 @pytest.fixture
 def shipped() -> ProfileStore:
-    return ProfileStore.load()
+    return load_directory()
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -120,7 +124,7 @@ def test_profile_values_are_reported_with_their_source(shipped):
 # --- Which profile is the default ---------------------------------------------------------------
 
 def test_default_profile_can_be_chosen_by_argument(shipped):
-    store = ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="patient")
+    store = load_directory(DEFAULT_PROFILES_DIR, default_name="patient")
     assert store.default_name == "patient"
     resolution = resolve(profiles=store)
     assert resolution.settings.min_endpointing_delay == shipped.values("patient")[MIN]
@@ -129,8 +133,8 @@ def test_default_profile_can_be_chosen_by_argument(shipped):
 
 def test_default_profile_can_be_chosen_by_environment(monkeypatch):
     monkeypatch.setenv(DEFAULT_PROFILE_ENV, "snappy")
-    assert ProfileStore.load().default_name == "snappy"
-    assert ProfileStore.load(default_name="patient").default_name == "patient"  # argument wins
+    assert load_directory().default_name == "snappy"
+    assert load_directory(default_name="patient").default_name == "patient"  # argument wins
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])
@@ -139,13 +143,13 @@ def test_a_configured_default_that_does_not_exist_fails_loudly(monkeypatch, how,
     if how == "environment":
         monkeypatch.setenv(DEFAULT_PROFILE_ENV, name)
     with pytest.raises(ProfileError) as raised:
-        ProfileStore.load(DEFAULT_PROFILES_DIR, default_name=name if how == "argument" else None)
+        load_directory(DEFAULT_PROFILES_DIR, default_name=name if how == "argument" else None)
     assert name in str(raised.value)
 
 
 def test_without_a_default_file_there_is_no_default_profile(tmp_path):
     write(tmp_path, "calm", "min_endpointing_delay = 1.0\n")
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert store.default_name is None
     assert resolve(profiles=store).settings == DEFAULTS
 
@@ -153,7 +157,7 @@ def test_without_a_default_file_there_is_no_default_profile(tmp_path):
 def test_profiles_directory_from_environment(monkeypatch, tmp_path):
     write(tmp_path, "calm", "min_endpointing_delay = 1.0\n")
     monkeypatch.setenv(PROFILES_DIR_ENV, str(tmp_path))
-    assert ProfileStore.load().names() == ["calm"]
+    assert load_directory().names() == ["calm"]
 
 
 def test_names_and_values_are_copies(shipped):
@@ -193,7 +197,7 @@ def test_a_broken_profile_fails_naming_file_field_and_problem(tmp_path, text, fi
     path = write(tmp_path, "broken", text)
     write(tmp_path, "fine", "endpointing_ms = 300\n")
     with pytest.raises(ProfileError) as raised:
-        ProfileStore.load(tmp_path)
+        load_directory(tmp_path)
     error = raised.value
     assert error.path == str(path)
     assert str(path) in str(error)
@@ -204,39 +208,72 @@ def test_a_broken_profile_fails_naming_file_field_and_problem(tmp_path, text, fi
         assert word in str(error)
 
 
-@pytest.mark.parametrize("file_name", ["Bad Name", "UPPER", "-dash", "a.b", "x" * 65])
-def test_a_profile_file_name_that_is_not_a_profile_name_fails(tmp_path, file_name):
+@pytest.mark.parametrize("file_name", ["Bad Name", "UPPER", "-dash", "a.b", "x" * 65,
+                                       ".#patient", ".hidden"])
+def test_a_file_whose_name_is_not_a_profile_name_is_skipped_with_one_log_line(
+        tmp_path, file_name, caplog):
+    write(tmp_path, "calm", "endpointing_ms = 300\n")
     path = write(tmp_path, file_name, "endpointing_ms = 300\n")
-    with pytest.raises(ProfileError) as raised:
-        ProfileStore.load(tmp_path)
+    caplog.set_level(logging.WARNING)
+    backend = DirectoryBackend(tmp_path)
+    assert load_strict(backend).names() == ["calm"]
+    assert load_strict(backend).names() == ["calm"]  # read again: no second line
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and str(path) in lines[0] and "not a profile name" in lines[0]
+
+
+def test_directories_and_broken_or_looping_links_are_skipped(tmp_path, caplog):
+    write(tmp_path, "calm", "endpointing_ms = 300\n")
+    (tmp_path / "folder.toml").mkdir()
+    (tmp_path / "dangling.toml").symlink_to(tmp_path / "nowhere.toml")
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    (tmp_path / "linked.toml").symlink_to(tmp_path / "calm.toml")  # a link to a file counts
+    caplog.set_level(logging.WARNING)
+    assert load_directory(tmp_path).names() == ["calm", "linked"]
+    reasons = {Path(r.file).name: r.reason for r in caplog.records}
+    assert reasons == {"folder.toml": "a directory", "dangling.toml": "a link to nothing",
+                       "loop.toml": "a link that loops"}
+
+
+def test_an_empty_file_is_a_broken_profile_not_an_empty_one(tmp_path):
+    path = write(tmp_path, "calm", "")
+    with pytest.raises(ProfileError, match="empty") as raised:
+        load_directory(tmp_path)
     assert raised.value.path == str(path)
-    assert "file name" in str(raised.value)
+    assert profile_toml({}) and profile_from_bytes(path, profile_toml({}).encode()) == ({}, "")
+
+
+def test_a_file_over_the_size_cap_is_refused_without_reading_it_whole(tmp_path):
+    path = write(tmp_path, "huge", "# " + "x" * MAX_FILE_BYTES + "\n")
+    with pytest.raises(ProfileError, match="limit") as raised:
+        load_directory(tmp_path)
+    assert raised.value.path == str(path)
 
 
 def test_an_undecodable_profile_fails_naming_the_file(tmp_path):
     path = tmp_path / "latin.toml"
     path.write_bytes(b'greeting = "caf\xe9"\n')
     with pytest.raises(ProfileError) as raised:
-        ProfileStore.load(tmp_path)
+        load_directory(tmp_path)
     assert raised.value.path == str(path)
 
 
 def test_other_files_are_not_profiles(tmp_path):
     (tmp_path / "notes.txt").write_text("not a profile")
     (tmp_path / "README.md").write_text("# profiles")
-    write(tmp_path, "calm", "")
-    assert ProfileStore.load(tmp_path).names() == ["calm"]
+    write(tmp_path, "calm", "# calm: the defaults\n")
+    assert load_directory(tmp_path).names() == ["calm"]
 
 
 def test_off_disables_in_a_profile(tmp_path):
     write(tmp_path, "quiet", 'user_away_timeout = "off"\nutterance_end_ms = "OFF"\n')
-    assert ProfileStore.load(tmp_path).values("quiet") == {"user_away_timeout": None,
+    assert load_directory(tmp_path).values("quiet") == {"user_away_timeout": None,
                                                            "utterance_end_ms": None}
 
 
 def test_profiles_accept_operator_fields(tmp_path):
     write(tmp_path, "german", 'stt_language = "de"\nllm_model = "gpt-4.1"\ntts_voice = "nova"\n')
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     settings_ = resolve(participant={"profile": "german"}, profiles=store).settings
     assert (settings_.stt_language, settings_.llm_model, settings_.tts_voice) == (
         "de", "gpt-4.1", "nova")
@@ -261,7 +298,7 @@ def test_a_written_profile_loads_from_disk(tmp_path):
     comment = "calm: written by a test\n\nfor people who pause"
     path = write(tmp_path, "calm", profile_toml(settings_to_profile(s), "Calm", comment))
     assert path.read_text().startswith("# calm: written by a test\n#\n# for people")
-    store = ProfileStore.load(tmp_path)
+    store = load_directory(tmp_path)
     assert store.descriptions["calm"] == "Calm"
     assert resolve(participant={"profile": "calm"}, profiles=store).settings == s.model_copy(
         update={"profile": "calm"})
@@ -291,7 +328,7 @@ def test_any_text_written_by_profile_toml_loads_back_exactly(instructions, greet
 
 
 def test_long_text_is_written_as_multi_line_strings_like_the_shipped_profiles():
-    patient = ProfileStore.load(DEFAULT_PROFILES_DIR).values("patient")
+    patient = load_directory(DEFAULT_PROFILES_DIR).values("patient")
     long = "Speak slowly. " * 40 + "\n\nNever use lists.\n" + "A" * 150
     values = {**patient, "instructions": long}
     text = profile_toml(values, "Waits through pauses")

@@ -36,12 +36,13 @@ from tests.strategies import (
 from voice_settings.keys import KEY_ALIASES
 from voice_settings.model import FIELDS, Off, VoiceSettings, policy
 from voice_settings.parsing import parse_metadata, validate_field
-from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
+from voice_settings.profiles import DEFAULT_PROFILES_DIR
 from voice_settings.resolution import resolve
 from voice_settings.schema import participant_schema, settings_schema
 from voice_settings.sources import Source
+from voice_settings.store import load_directory
 
-SHIPPED = ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="default")
+SHIPPED = load_directory(DEFAULT_PROFILES_DIR, default_name="default")
 DEFAULTS = VoiceSettings()
 
 

@@ -53,7 +53,9 @@ async def test_the_agent_shows_no_secret(caplog: pytest.LogCaptureFixture,
         assert os.environ["OPENAI_API_KEY"] == SECRETS["OPENAI_API_KEY"]  # what the agent reads
         stack.openai.script_error(401, "Incorrect API key provided")
         await user_turn(stack, "hello")
-        await until(lambda: [r for r in caplog.records if "401" in r.getMessage()], "the 401")
+        # not a bare "401": a random request id in any line may contain it
+        await until(lambda: [r for r in caplog.records if "401 Unauthorized" in r.getMessage()],
+                    "the 401")
         stack.room.set_metadata("alice", '{"systemPrompt": "\\ud800", "llm_model": "gpt-4o"}')
         await stack.deepgram.drop()
         await stack.deepgram.wait_for_connection(index=1)
@@ -66,7 +68,7 @@ async def test_the_agent_shows_no_secret(caplog: pytest.LogCaptureFixture,
                                 [repr(s) for s in local.sent + local.streams]])
 
     out, err = capfd.readouterr()
-    assert "input rejected" in caplog.text and "401" in caplog.text  # the error paths ran
+    assert "input rejected" in caplog.text and "401 Unauthorized" in caplog.text  # error paths ran
     assert leaks(caplog.text) == []
     assert leaks(out + err) == []
     assert leaks(published) == []

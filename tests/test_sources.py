@@ -37,11 +37,12 @@ from voice_settings.parsing import validate_field
 from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
 from voice_settings.resolution import resolve
 from voice_settings.sources import Source
+from voice_settings.store import load_directory
 
 RANK = {Source.DEFAULT: 0, Source.DEFAULT_PROFILE: 1, Source.PROFILE: 2, Source.DISPATCH: 3,
         Source.PARTICIPANT: 4}
 DEFAULTS = VoiceSettings()
-SHIPPED = dataclasses.replace(ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="default"),
+SHIPPED = dataclasses.replace(load_directory(DEFAULT_PROFILES_DIR, default_name="default"),
                               default_name=None)
 """The shipped profiles, with no default profile so that `profile` can stay None."""
 
@@ -304,7 +305,7 @@ def test_unknown_profile_error_lists_the_known_ones():
 
 
 def test_the_default_profile_applies_under_everything_else():
-    store = ProfileStore.load(DEFAULT_PROFILES_DIR, default_name="patient")
+    store = load_directory(DEFAULT_PROFILES_DIR, default_name="patient")
     resolution = resolve(participant={"endpointing_ms": 300}, profiles=store)
     assert resolution.settings.endpointing_ms == 300
     assert resolution.settings.min_endpointing_delay == store.values("patient")[MIN]
@@ -494,7 +495,7 @@ def test_the_precedence_list_is_the_rule_these_tests_check():
 
 
 def test_a_profile_chosen_by_voice_outranks_the_profiles_named_in_metadata():
-    store = ProfileStore.load(DEFAULT_PROFILES_DIR)
+    store = load_directory(DEFAULT_PROFILES_DIR)
     resolution = resolve(participant={"profile": "snappy"}, dispatch={"profile": "dictation"},
                          profiles=store, spoken_profile="patient")
     assert resolution.settings.profile == "patient"

@@ -16,22 +16,21 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from .errors import allowed
+from . import profile_commands
 from .json_input import MAX_METADATA_BYTES
-from .model import FIELDS, PROFILE_FIELDS
-from .parsing import parse_assignment
+from .model import FIELDS
 from .profiles import (
     ProfileError,
     ProfileStore,
-    check_over_default,
-    derived_comment,
-    is_profile_name,
-    leading_comment,
-    profile_toml,
-    validate_profile,
 )
 from .resolution import Resolution, resolve
 from .schema import participant_schema, reference_markdown, settings_schema
+from .store import (
+    StoreError,
+    directory_backend,
+    load_strict,
+    open_backend,
+)
 from .tool_errors import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -157,73 +156,6 @@ def cmd_schema(args: argparse.Namespace, store: ProfileStore) -> int:
     return EXIT_OK
 
 
-def cmd_profiles(args: argparse.Namespace, store: ProfileStore) -> int:
-    if args.action == "list":
-        for name in store.names():
-            marker = " (default)" if name == store.default_name else ""
-            print(f"{name}{marker}: {store.descriptions[name]}")
-        return EXIT_OK
-    if args.action == "show":
-        return _show_profile(store, args.name)
-    return _new_profile(store, args)
-
-
-def _show_profile(store: ProfileStore, name: str) -> int:
-    if name not in store:
-        raise UsageError(f"unknown profile {name!r}; known: {', '.join(store.names())}")
-    path = store.directory / f"{name}.toml"
-    print(path.read_text(encoding="utf-8"), end="")
-    return EXIT_OK
-
-
-def _new_profile(store: ProfileStore, args: argparse.Namespace) -> int:
-    if not is_profile_name(args.name):  # a path, or a file name the store would refuse to load
-        raise UsageError(f"{args.name!r} is not a profile name: {allowed('profile')}")
-    path = store.directory / f"{args.name}.toml"
-    if path.exists() and not args.force:
-        raise UsageError(f"{path} exists; use --force to replace it")
-    values: dict[str, Any] = {}
-    if args.base:
-        if args.base not in store:
-            known = ", ".join(store.names())
-            raise UsageError(f"unknown base profile {args.base!r}; known: {known}")
-        values.update(store.values(args.base))
-    for assignment in args.set:
-        try:
-            name, value = parse_assignment(assignment)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if name not in PROFILE_FIELDS:
-            raise UsageError(f"{name} is chosen per call and cannot be part of a profile")
-        values[name] = value
-    description = args.description or (store.descriptions.get(args.base, "") if args.base else "")
-    values, _ = validate_profile(path, {"description": description, **values})  # or raises
-    # The store checks every profile over the default one: never write a file it would refuse.
-    default = store.default_name or ("default" if args.name == "default" else None)
-    if default:
-        check_over_default(store.directory, {**store.profiles, args.name: values}, default)
-    text = profile_toml(values, description, _new_profile_comment(store, args, values,
-                                                                 description))
-    store.directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
-    return EXIT_OK
-
-
-def _new_profile_comment(store: ProfileStore, args: argparse.Namespace, values: dict[str, Any],
-                         description: str) -> str:
-    """What a new profile's file says first: what it derives from and what changed, over the
-    base profile's own comment (who it is for, why its values)."""
-    if not args.base:
-        return f"{args.name}: written by python -m voice_settings profiles new."
-    before = {"description": store.descriptions[args.base], **store.values(args.base)}
-    after = {"description": description, **values}
-    changed = sorted(name for name in after if name not in before or before[name] != after[name])
-    base_file = store.directory / f"{args.base}.toml"
-    return derived_comment(args.name, args.base, f"{store.directory.name}/{base_file.name}",
-                           changed, leading_comment(base_file.read_bytes()))
-
-
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("metadata", nargs="?", help="metadata JSON (default: read stdin)")
     parser.add_argument("-f", "--file", help="read the metadata from a file ('-' for stdin)")
@@ -243,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m voice_settings", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles-dir", help="profiles directory (default: $VOICE_PROFILES_DIR "
-                        "or the project's profiles/)")
+    parser.add_argument("--profiles-dir", help="profiles directory (default: the database of "
+                        "$VOICE_PROFILES_URL when set, else $VOICE_PROFILES_DIR, else the "
+                        "project's profiles/)")
     parser.add_argument("--default-profile", help="the operator's default profile (default: "
                         "$VOICE_DEFAULT_PROFILE or 'default')")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
@@ -258,18 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="every field, including operator-only ones")
     schema.add_argument("--markdown", action="store_true",
                         help="the settings reference table, as in docs/settings.md")
-    profiles = commands.add_parser("profiles", help="list, show or create profiles")
-    actions = profiles.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="profile names and descriptions")
-    show = actions.add_parser("show", help="print a profile file")
-    show.add_argument("name")
-    new = actions.add_parser("new", help="write a new profile (validated) as TOML")
-    new.add_argument("name")
-    new.add_argument("--from", dest="base", metavar="BASE", help="start from this profile")
-    new.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="a setting; VALUE is JSON when it parses, else text (repeatable)")
-    new.add_argument("--description", help="one line saying who the profile is for")
-    new.add_argument("--force", action="store_true", help="replace an existing profile")
+    profile_commands.add_arguments(commands.add_parser(
+        "profiles", help="list, show, create, export or import profiles"))
     commands.add_parser("lab", help="measure what timing settings do to a conversation, offline",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         arguments_when_parsing=_lab_arguments)
@@ -307,7 +230,7 @@ def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "explain": cmd_validate, "schema": cmd_schema,
-            "profiles": cmd_profiles, "lab": cmd_lab}
+            "profiles": profile_commands.cmd_profiles, "lab": cmd_lab}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
-        store = ProfileStore.load(args.profiles_dir, args.default_profile)
+        args.backend = (directory_backend(args.profiles_dir) if args.profiles_dir
+                        else open_backend())
+        store = load_strict(args.backend, args.default_profile)
         status = COMMANDS[args.command](args, store)
         sys.stdout.flush()  # a closed pipe must show here, not in the flush at exit
         return status
@@ -324,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         return print_error(exc)
     except ProfileError as exc:
         return print_error(UsageError(str(exc)))
+    except StoreError as exc:  # a directory or URL that is wrong: usage; a database down: 1
+        database = getattr(args, "backend", None) is not None and args.backend.directory is None
+        return print_error((ToolError if database else UsageError)(exc.message))
     except BrokenPipeError:  # `... | head` closed the pipe: not an error of ours
         _discard_stdout()
         return EXIT_OK

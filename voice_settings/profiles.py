@@ -1,12 +1,12 @@
-"""Named presets: TOML files in profiles/, written by operators, validated strictly.
+"""Named presets (assistants): TOML files in profiles/ or rows of a database, written by
+operators, validated strictly.
 
 Participant metadata is forgiving (a bad field is dropped); a profile is not: a broken profile is an
-operator error, so loading fails at start, naming the file, the field and the problem.
+operator error, so loading fails at start, naming the file (or row), the field and the problem.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,7 +16,6 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from .errors import allowed
 from .keys import canonical_key, did_you_mean
 from .model import PROFILE_FIELDS, PROFILE_NAME_PATTERN, VoiceSettings
 from .parsing import validate_field
@@ -88,40 +87,23 @@ def profile_from_bytes(path: Path | str, data: bytes) -> tuple[dict[str, Any], s
 
 @dataclass(frozen=True)
 class ProfileStore:
-    """All profiles of one directory, validated, and which one is the operator's default."""
+    """The valid profiles of one store (a directory or a database), and which one is the
+    operator's default. What calls resolve against; the store itself, and loading one
+    (`load_directory`, `load_strict`), are in `voice_settings.store`.
+    """
 
-    directory: Path
+    directory: Path | None
+    """The profiles directory; None for a database store (then `location` names it)."""
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     default_name: str | None = None
+    location: str = ""
 
-    @classmethod
-    def load(cls, directory: Path | str | None = None,
-             default_name: str | None = None) -> ProfileStore:
-        """Read every `<name>.toml`; raise ProfileError for the first broken one.
-
-        The default profile is `default_name`, else $VOICE_DEFAULT_PROFILE, else "default" when
-        that file exists. A default that was asked for by name must exist.
-        """
-        asked_dir = directory or os.environ.get(PROFILES_DIR_ENV)
-        directory = Path(asked_dir or DEFAULT_PROFILES_DIR)
-        if asked_dir and not directory.is_dir():
-            raise ProfileError(directory, None, "the profiles directory does not exist")
-        profiles, descriptions = {}, {}
-        if directory.is_dir():
-            for path in sorted(directory.glob("*.toml")):
-                if not is_profile_name(path.stem):
-                    raise ProfileError(path, None, "the file name is not a profile name: "
-                                       + allowed("profile"))
-                profiles[path.stem], descriptions[path.stem] = load_profile_file(path)
-        asked = default_name or os.environ.get(DEFAULT_PROFILE_ENV)
-        if asked and asked not in profiles:
-            raise ProfileError(directory / f"{asked}.toml", None,
-                               f"the default profile {asked!r} does not exist")
-        default = asked or ("default" if "default" in profiles else None)
-        if default:
-            check_over_default(directory, profiles, default)
-        return cls(directory, profiles, descriptions, default)
+    def where(self, name: str) -> str:
+        """The file (or database row) of profile `name`, for errors and log lines."""
+        if self.directory is not None:
+            return str(self.directory / f"{name}.toml")
+        return f"{self.location} row {name!r}"
 
     def names(self) -> list[str]:
         return sorted(self.profiles)
@@ -133,13 +115,13 @@ class ProfileStore:
         return name in self.profiles
 
 
-def check_over_default(directory: Path, profiles: dict[str, dict[str, Any]],
+def check_over_default(store: ProfileStore, profiles: dict[str, dict[str, Any]],
                        default: str) -> None:
     """A named profile is applied over the default profile: together they must be valid, or
-    every call that picks it would report a conflict."""
+    every call that picks it would report a conflict. ProfileError names `store.where(name)`."""
     for name, values in profiles.items():
         if problem := _settings_problem({**profiles[default], **values}):
-            raise ProfileError(directory / f"{name}.toml", None,
+            raise ProfileError(store.where(name), None,
                                f"over the default profile {default!r}: {problem}")
 
 
@@ -163,7 +145,11 @@ def profile_toml(values: dict[str, Any], description: str = "", comment: str = "
     header = "".join(f"# {_comment_text(line)}\n".replace("# \n", "#\n")
                      for line in comment.splitlines())
     body = "".join(_toml_line(key, value) for key, value in document.items())
-    return header + body
+    # Never 0 bytes: an empty file is what a write caught half-way looks like, and is refused.
+    return (header + body) or EMPTY_PROFILE_COMMENT
+
+
+EMPTY_PROFILE_COMMENT = "# No settings of its own: the defaults.\n"
 
 
 def _toml_line(key: str, value: Any) -> str:

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_settings import ProfileStore
 from voice_settings.lab import plan, report
 from voice_settings.lab.results import SessionResult, TurnTiming, percentile, summarize
+from voice_settings.store import load_directory
 from voice_settings.tool_errors import SettingsRejected, UsageError
 
-STORE = ProfileStore.load()
+STORE = load_directory()
 
 
 def test_profiles_times_sweeps_make_the_columns():

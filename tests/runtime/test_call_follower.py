@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 
-from voice_settings import ProfileStore
 from voice_settings.harness import OfflineStack
 from voice_settings.runtime.call_follower import CallFollower
 from voice_settings.runtime.config import AgentConfig
+from voice_settings.runtime.profile_watch import CallProfiles
+from voice_settings.store import directory_backend
 
 
 async def test_it_listens_from_construction_and_its_teardown_stops_listening():
     async with OfflineStack() as stack:
         caller = await stack.room.join("alice", metadata=json.dumps({"systemPrompt": "First."}),
                                        publish_audio=False)
-        call = CallFollower(stack.ctx, caller, config=AgentConfig(), profiles=ProfileStore.load())
+        profiles = await CallProfiles.read(directory_backend(), AgentConfig())
+        call = CallFollower(stack.ctx, caller, config=AgentConfig(), profiles=profiles)
         # No await between construction and the change: the event is delivered at once.
         stack.room.set_metadata("alice", json.dumps({"systemPrompt": "Second."}))
         assert call.settings.current.settings.instructions == "Second."

@@ -8,10 +8,11 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from voice_settings import ProfileStore, json_input, resolve
+from voice_settings import json_input, resolve
 from voice_settings.runtime.call_settings import CallSettings
+from voice_settings.store import load_directory
 
-PROFILES = ProfileStore.load()
+PROFILES = load_directory()
 
 
 def participant(identity: str = "alice") -> SimpleNamespace:

@@ -8,12 +8,12 @@ import logging
 
 from livekit.rtc._proto import ffi_pb2
 
-from voice_settings import ProfileStore
 from voice_settings.runtime import attributes
 from voice_settings.runtime.call_settings import CallSettings
 from voice_settings.runtime.publisher import Decisions, PublishRetry, SettingsPublisher
+from voice_settings.store import load_directory
 
-PROFILES = ProfileStore.load()
+PROFILES = load_directory()
 
 
 def following(metadata: str, retry: PublishRetry | None = None,

@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from voice_settings.profiles import DEFAULT_PROFILES_DIR, ProfileStore
+from voice_settings.profiles import DEFAULT_PROFILES_DIR
+from voice_settings.store import load_directory
 from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import ServeConfig, make_runner
 
@@ -39,7 +40,7 @@ def shipped_profiles(directory: Path) -> Path:
 
 def config_for(directory: Path, **overrides: Any) -> ServeConfig:
     overrides.setdefault("profiles_admin_secret", ADMIN_SECRET)
-    return ServeConfig(CREDENTIALS, ProfileStore.load(directory, None), **overrides)
+    return ServeConfig(CREDENTIALS, load_directory(directory, None), **overrides)
 
 
 @asynccontextmanager
@@ -103,3 +104,41 @@ def raw_request(base: str, method: str, target: bytes, headers: list[tuple[bytes
     status_line, _, rest = reply.partition(b"\r\n")
     response_headers, _, response_body = rest.partition(b"\r\n\r\n")
     return int(status_line.split()[1]), response_headers, response_body
+
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def serve_env(**store: str) -> dict[str, str]:
+    """The environment of a real `token_tool.py serve` with the profile API on; `store` is
+    VOICE_PROFILES_DIR=... or VOICE_PROFILES_URL=..."""
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LIVEKIT_", "TOKEN_SERVER", "PROFILES_ADMIN", "VOICE_"))}
+    return {**env, "LIVEKIT_URL": URL, "LIVEKIT_API_KEY": KEY, "LIVEKIT_API_SECRET": SECRET,
+            "PROFILES_ADMIN_SECRET": ADMIN_SECRET, "PYTHONUNBUFFERED": "1", **store}
+
+
+@contextmanager
+def serve_processes(count: int, env: dict[str, str]) -> Iterator[list[str]]:
+    """`count` replicas of `token_tool.py serve --port 0`, each its own process on one store;
+    yields their base URLs."""
+    import subprocess
+    import sys
+
+    processes = [subprocess.Popen([sys.executable, str(ROOT / "token_tool.py"), "serve",
+                                   "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    try:
+        bases = []
+        for process in processes:
+            banner = process.stdout.readline()
+            assert banner.startswith("serving"), process.stderr.read()
+            bases.append(banner.split()[2].rsplit("/api/", 1)[0])
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.communicate(timeout=30)

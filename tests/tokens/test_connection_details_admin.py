@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from livekit import api
 
@@ -21,9 +21,9 @@ from tests.strategies import hostile_values, json_values
 from tests.tokens.serve_helpers import KEY, SECRET, call, config_for, serving
 from voice_settings.profiles import (
     DEFAULT_PROFILES_DIR,
-    ProfileStore,
 )
 from voice_settings.resolution import resolve
+from voice_settings.store import load_directory
 from voice_settings.tokens.dispatch_settings import ACCEPTED_KEYS
 from voice_settings.tokens.http_errors import HttpError
 from voice_settings.tokens.server import ENDPOINT_PATH, ServeConfig, endpoint_token_request
@@ -80,7 +80,7 @@ async def test_the_admin_screens_request_reaches_the_agent(post: Any, directory:
     assert metadata == {"instructions": "You are Bob.", "assistant_id": "a-1"}
     assert participant_metadata(reply) == ""  # the participant cannot rewrite it mid-call
     # What the agent resolves from that dispatch metadata at the start of the call.
-    resolution = resolve(dispatch=json.dumps(metadata), profiles=ProfileStore.load(directory))
+    resolution = resolve(dispatch=json.dumps(metadata), profiles=load_directory(directory))
     assert resolution.errors == ()
     assert resolution.settings.instructions == "You are Bob."
     assert resolution.settings.assistant_id == "a-1"
@@ -201,6 +201,7 @@ def shipped_config(default_agent: str | None) -> ServeConfig:
 
 @settings(max_examples=300, deadline=None)
 @given(bodies, agent_entries, st.sampled_from([None, AGENT]))
+@example({"assistantId": "\ud800"}, [], AGENT)  # found by hypothesis: was a UnicodeEncodeError
 def test_any_body_gives_a_token_request_or_a_4xx(body: dict, agents: list,
                                                  default_agent: str | None) -> None:
     body = {**body, "room_config": {"agents": agents}} if agents else body

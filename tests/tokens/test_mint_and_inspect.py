@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from livekit import api
 
 import token_tool
-from voice_settings import OPERATOR_FIELDS, ProfileStore, Source, parse_metadata, resolve
+from voice_settings import OPERATOR_FIELDS, Source, parse_metadata, resolve
 from voice_settings.model import silent_turn_end
 from voice_settings.parsing import validate_field
 from voice_settings.runtime.config import DEFAULT_AGENT_NAME
+from voice_settings.store import load_directory
 from voice_settings.tokens import signing
 
 URL = "wss://voice.example.test"
@@ -91,7 +92,7 @@ def test_token_carries_identity_settings_grants_expiry_and_dispatch() -> None:
     assert reply["grants"]["roomJoin"] is True and reply["grants"]["room"] == "demo"
     effective = reply["settings"]
     assert effective["endpointing_ms"] == 300 and effective["llm_model"] == "gpt-4o"
-    assert effective["min_endpointing_delay"] == ProfileStore.load().values("patient")[
+    assert effective["min_endpointing_delay"] == load_directory().values("patient")[
         "min_endpointing_delay"]
 
 
@@ -484,5 +485,5 @@ def test_mint_verify_parse_round_trips_any_valid_settings(values: dict[str, Any]
     assert from_participant.errors == from_dispatch.errors == ()
     assert set(from_dispatch.values) <= OPERATOR_FIELDS
     assert {**from_participant.values, **from_dispatch.values} == values
-    resolution = resolve(participant=participant, dispatch=dispatch, profiles=ProfileStore.load())
+    resolution = resolve(participant=participant, dispatch=dispatch, profiles=load_directory())
     assert {name: getattr(resolution.settings, name) for name in values} == values

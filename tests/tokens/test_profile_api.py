@@ -40,8 +40,9 @@ from tests.tokens.serve_helpers import (
     shipped_profiles,
 )
 from voice_settings.json_input import MAX_DOCUMENT_BYTES
-from voice_settings.profile_files import read_profile_file
-from voice_settings.profiles import ProfileStore, profile_from_bytes
+from voice_settings.profiles import profile_from_bytes
+from voice_settings.store import DirectoryBackend, load_directory
+from voice_settings.store.directory import LOCK_FILE
 from voice_settings.tokens.profile_api import MAX_PROFILE_BYTES
 from voice_settings.tokens.server import ENDPOINT_PATH
 
@@ -58,6 +59,11 @@ async def api(directory: Path) -> AsyncIterator[tuple[str, aiohttp.ClientSession
     async with serving(config_for(directory, bearer_secret=BROWSER_SECRET)) as base, \
             aiohttp.ClientSession() as session:
         yield base, session
+
+
+def file_contents(directory: Path) -> dict[str, bytes]:
+    """Every file of the directory but the store's lock file, by name."""
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE}
 
 
 def etag_of(path: Path) -> str:
@@ -95,7 +101,7 @@ async def test_200_lists_every_profile_with_its_description_and_file_version(
         api: Any, directory: Path) -> None:
     status, headers, reply = await get(api, "/api/profiles")
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
-    store = ProfileStore.load(directory)
+    store = load_directory(directory)
     assert [p["name"] for p in reply["profiles"]] == store.names()
     for entry in reply["profiles"]:
         assert entry["description"] == store.descriptions[entry["name"]]
@@ -108,7 +114,7 @@ async def test_200_one_profile_with_its_values_and_etag(api: Any, directory: Pat
     assert headers["ETag"] == etag_of(directory / "dictation.toml")
     assert headers["ETag"] == f'"{reply["version"]}"'
     assert "ETag" in headers["Access-Control-Expose-Headers"]
-    store = ProfileStore.load(directory)
+    store = load_directory(directory)
     assert reply["name"] == "dictation"
     assert reply["description"] == store.descriptions["dictation"]
     assert reply["values"] == store.values("dictation")
@@ -132,7 +138,7 @@ async def test_200_schema_describes_what_put_accepts(api: Any, directory: Path) 
     assert "minEndpointingDelay" not in schema["properties"]  # a form shows one entry per field
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    for name in ProfileStore.load(directory).names():
+    for name in load_directory(directory).names():
         _, _, profile = await get(api, f"/api/profiles/{name}")
         validator.validate({"description": profile["description"], **profile["values"]})
     assert validator.is_valid({"endpointingMs": 300, "systemPrompt": "Be brief."})
@@ -155,14 +161,14 @@ async def test_404_for_every_route_when_no_admin_secret_is_set(directory: Path) 
                              ("GET", "/api/schema")]:
             status, _, reply = await call(session, method, base + path, BOB, headers=ADMIN)
             assert status == 404 and reply["error"], (method, path)
-    assert sorted(p.name for p in directory.iterdir()) == sorted(
+    assert sorted(file_contents(directory)) == sorted(
         f"{n}.toml" for n in ("default", "dictation", "patient", "snappy"))
 
 
 async def test_401_without_the_admin_secret_even_with_the_browsers_secret(
         api: Any, directory: Path) -> None:
     base, session = api
-    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    before = file_contents(directory)
     for headers in ({}, {"Authorization": f"Bearer {BROWSER_SECRET}"},
                     {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_SECRET}):
         for method, path in [("GET", "/api/profiles"), ("GET", "/api/schema"),
@@ -172,7 +178,7 @@ async def test_401_without_the_admin_secret_even_with_the_browsers_secret(
                                                       headers={**headers, **CREATE})
             assert status == 401 and reply_headers["WWW-Authenticate"] == "Bearer"
             assert ADMIN_SECRET not in json.dumps(reply)
-    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert file_contents(directory) == before
     # ... and the admin secret is not the browsers' secret for connection details.
     status, _, _ = await call(session, "POST", base + ENDPOINT_PATH, {}, headers=ADMIN)
     assert status == 401
@@ -205,12 +211,12 @@ async def test_201_creates_with_if_none_match_and_412_when_it_exists(
     assert text.startswith("# bob: created through the profile API")
     assert ADMIN_SECRET not in text and BROWSER_SECRET not in text
     assert 'false_interruption_timeout = "off"' in text
-    store = ProfileStore.load(directory)  # what a worker starting now loads
+    store = load_directory(directory)  # what a worker starting now loads
     assert store.values("bob") == reply["values"] and store.descriptions["bob"] == "Bob's assistant"
     assert (await get(api, "/api/profiles/bob"))[2] == reply
     status, _, reply = await put(api, "bob", {**BOB, "endpointing_ms": 400}, CREATE)
     assert status == 412 and "already exists" in reply["error"]
-    assert store.values("bob")["endpointing_ms"] == 300 == ProfileStore.load(directory).values(
+    assert store.values("bob")["endpointing_ms"] == 300 == load_directory(directory).values(
         "bob")["endpointing_ms"]
 
 
@@ -226,7 +232,7 @@ async def test_200_replaces_with_if_match_and_keeps_the_files_comment(
     assert new_headers["ETag"] == etag_of(directory / "patient.toml")
     lines = (directory / "patient.toml").read_text().splitlines()
     assert lines[:len(comment)] == comment
-    assert ProfileStore.load(directory).values("patient") == {
+    assert load_directory(directory).values("patient") == {
         "min_endpointing_delay": 2.0, "max_endpointing_delay": 8.0}
     # The version read before the write is stale now.
     status, _, reply = await put(api, "patient", body, {"If-Match": headers["ETag"]})
@@ -243,12 +249,12 @@ async def test_200_replaces_with_if_match_and_keeps_the_files_comment(
 ])
 async def test_a_write_without_the_right_condition_changes_nothing(
         api: Any, directory: Path, name: str, condition: dict[str, str], status: int) -> None:
-    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    before = file_contents(directory)
     answered, _, reply = await put(api, name, BOB, condition)
     assert answered == status and reply["error"]
     if status == 428:  # says which condition to send
         assert "If-Match" in reply["error"] or "If-None-Match: *" in reply["error"]
-    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert file_contents(directory) == before
 
 
 async def test_400_names_every_invalid_field(api: Any, directory: Path) -> None:
@@ -289,8 +295,8 @@ async def test_400_for_a_profile_not_valid_over_the_default(tmp_path: Path) -> N
         status, _, reply = await put(api, "default", {"min_endpointing_delay": 3.0},
                                      {"If-Match": headers["ETag"]})
         assert status == 400 and "quick.toml" in reply["errors"][0]["message"]
-    assert sorted(p.name for p in directory.iterdir()) == ["default.toml", "quick.toml"]
-    assert ProfileStore.load(directory).values("default") == {"min_endpointing_delay": 2.0}
+    assert sorted(file_contents(directory)) == ["default.toml", "quick.toml"]
+    assert load_directory(directory).values("default") == {"min_endpointing_delay": 2.0}
 
 
 async def test_503_when_the_profiles_directory_is_gone(directory: Path) -> None:
@@ -344,7 +350,7 @@ async def test_an_edit_by_hand_changes_the_version_and_stales_the_editor(
 async def test_a_file_broken_by_hand_is_reported_and_can_be_fixed(
         api: Any, directory: Path) -> None:
     path = directory / "patient.toml"
-    good = ProfileStore.load(directory).values("patient")
+    good = load_directory(directory).values("patient")
     path.write_text(path.read_text() + "endpointing_ms = 99999\n")  # duplicate key: bad TOML
     status, headers, reply = await get(api, "/api/profiles/patient")
     assert status == 200 and "TOML" in reply["problem"]
@@ -353,7 +359,7 @@ async def test_a_file_broken_by_hand_is_reported_and_can_be_fixed(
     assert "problem" in listed["patient"] and "problem" not in listed["snappy"]
     status, _, _ = await put(api, "patient", {"endpointing_ms": 400},
                              {"If-Match": headers["ETag"]})
-    assert status == 200 and ProfileStore.load(directory).values("patient") == {
+    assert status == 200 and load_directory(directory).values("patient") == {
         "endpointing_ms": 400}
 
 
@@ -371,7 +377,7 @@ async def test_two_editors_with_the_same_version_exactly_one_wins(
         statuses = sorted(status for status, _, _ in replies)
         assert statuses == [200, 412], statuses
         winner = next(reply for status, _, reply in replies if status == 200)
-        on_disk = read_profile_file(directory, "patient")
+        on_disk = DirectoryBackend(directory).read("patient")
         assert on_disk is not None and on_disk.version == winner["version"]
         assert on_disk.values == winner["values"]
 
@@ -393,7 +399,7 @@ async def test_readers_never_see_a_half_written_file(api: Any, directory: Path) 
             try:
                 profile_from_bytes(path, path.read_bytes())
                 seen.append("file")
-                ProfileStore.load(directory)
+                load_directory(directory)
             except BaseException as exc:
                 failures.append(exc)
 
@@ -417,7 +423,7 @@ async def test_readers_never_see_a_half_written_file(api: Any, directory: Path) 
         await http_reader
     assert not failures, failures[:3]
     assert seen.count("file") > 0 and seen.count("http") > 0
-    assert sorted(p.name for p in directory.iterdir())[-1] == "snappy.toml"  # no temp files left
+    assert sorted(file_contents(directory))[-1] == "snappy.toml"  # no temp files left
 
 
 # --- The serve command -------------------------------------------------------------------------
@@ -443,7 +449,7 @@ def test_serve_turns_the_api_on_from_the_environment(directory: Path, tmp_path: 
                 assert (await call(session, "GET", base + "/api/profiles"))[0] == 401
 
         asyncio.run(check())
-        assert ProfileStore.load(directory).values("served")["endpointing_ms"] == 300
+        assert load_directory(directory).values("served")["endpointing_ms"] == 300
     finally:
         process.terminate()
         process.communicate(timeout=10)
@@ -482,7 +488,7 @@ def test_hostile_puts_are_answered_4xx_and_what_is_accepted_loads(
     status = put_sync(url, data, {**ADMIN, **condition, "Content-Type": "application/json"})
     event(f"status {status}")
     assert status in (200, 201) or 400 <= status < 500, status
-    ProfileStore.load(directory)  # whatever was accepted, a worker starting now can load
+    load_directory(directory)  # whatever was accepted, a worker starting now can load
 
 
 # --- One key vocabulary ------------------------------------------------------------------------
@@ -497,7 +503,7 @@ async def test_put_accepts_the_camel_case_spelling_metadata_accepts(api: Any,
     assert status == 201, reply
     assert reply["values"] == {"min_endpointing_delay": 0.8, "endpointing_ms": 300,
                                "instructions": "Be brief."}
-    assert ProfileStore.load(directory).values("camel") == reply["values"]
+    assert load_directory(directory).values("camel") == reply["values"]
 
 
 async def test_an_unknown_key_says_which_setting_it_may_mean(api: Any) -> None:

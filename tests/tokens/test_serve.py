@@ -21,7 +21,8 @@ from aiohttp import web
 from livekit import api
 
 import token_tool
-from voice_settings import MAX_METADATA_BYTES, ProfileStore
+from voice_settings import MAX_METADATA_BYTES
+from voice_settings.store import load_directory
 from voice_settings.tokens import server as token_server
 from voice_settings.tokens.credentials import Credentials
 from voice_settings.tokens.server import (
@@ -46,7 +47,7 @@ async def start() -> AsyncIterator[Callable[..., Any]]:
     runners: list[web.AppRunner] = []
 
     async def _start(**overrides: Any) -> str:
-        config = ServeConfig(CREDENTIALS, ProfileStore.load(), **overrides)
+        config = ServeConfig(CREDENTIALS, load_directory(), **overrides)
         runner = web.AppRunner(make_app(config))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -299,7 +300,7 @@ def ipv6_loopback() -> bool:
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
 async def test_start_up_line_brackets_an_ipv6_host(capsys: pytest.CaptureFixture[str]) -> None:
-    server = asyncio.create_task(run_server(ServeConfig(CREDENTIALS, ProfileStore.load()),
+    server = asyncio.create_task(run_server(ServeConfig(CREDENTIALS, load_directory()),
                                             "::1", 0))
     try:
         async with asyncio.timeout(10):

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..harness.speech import DEFAULT_VOICE, voices
 from ..profiles import ProfileStore
+from ..store import load_directory
 from ..tool_errors import UsageError
 from . import plan, runner
 from .results import summarize
@@ -124,7 +125,7 @@ def run_lab(request: LabRequest, *, store: ProfileStore | None = None,
     """Check the request, run its sessions, and return the figures (see the module docstring).
 
     `progress(done, total, trial_starting_or_None)` is called as sessions start and end."""
-    store = store if store is not None else ProfileStore.load()
+    store = store if store is not None else load_directory()
     trials = request.check(store)
     sets = list({trial.settings.label: trial.settings for trial in trials}.values())
     options = runner.SessionOptions(request.llm_latency_s, request.tts_latency_s,

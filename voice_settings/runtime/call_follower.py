@@ -8,8 +8,8 @@ on every decision (instructions applied, attributes published), greets the calle
 job when the session closes. It registers its own teardown with the job.
 
 Profiles reach the call through one seam, `self._profiles`: an object with the profiles now
-(`store`), `start(on_change)` and `aclose()`. Today a watch of the profiles directory
-(`ProfileWatch`); a profile store can take its place there.
+(`store`), `start(on_change)` and `aclose()`: `CallProfiles`, the profile store (a directory or
+a database) as the job read it at its start, then followed.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from __future__ import annotations
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, room_io
 
-from ..profiles import ProfileStore
 from .call_settings import CallSettings
 from .caller import caller_metadata, end_job_when_session_closes, run_while_present
 from .config import AgentConfig
-from .profile_watch import ProfileWatch
+from .profile_watch import CallProfiles
 from .publisher import Decisions, SettingsPublisher
 from .turn_timing import TurnTiming
 
@@ -30,11 +29,11 @@ class CallFollower:
     """Everything a call does besides the conversation itself; see the module docstring."""
 
     def __init__(self, ctx: JobContext, participant: rtc.RemoteParticipant, *,
-                 config: AgentConfig, profiles: ProfileStore) -> None:
-        """`profiles`: the store the process loaded in its setup."""
+                 config: AgentConfig, profiles: CallProfiles) -> None:
+        """`profiles`: the profile store as the job read it at its start."""
         self._ctx = ctx
         self.identity = participant.identity
-        self._profiles = ProfileWatch(profiles)
+        self._profiles = profiles
         decisions = Decisions()
         self.settings = CallSettings(
             identity=self.identity, participant_metadata=caller_metadata(ctx, participant),

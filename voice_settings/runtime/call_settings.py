@@ -19,6 +19,7 @@ from ..parsing import ParsedMetadata, parse_metadata
 from ..profiles import ProfileStore
 from ..resolution import Resolution, resolve
 from ..sources import Source
+from ..store import store_with
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,16 @@ class CallSettings:
         return f"Switched to the {name} profile; its instructions apply now.{later}"
 
     def profiles_changed(self, profiles: ProfileStore) -> list[FieldChange]:
-        """The operator edited the profile store: the call follows, like a metadata change."""
+        """The operator edited the profile store: the call follows, like a metadata change. A
+        profile the call uses that was deleted keeps its last valid version for this call: the
+        operator's edit must not switch the caller to other instructions, or blame them."""
+        in_use = self.current.settings.profile
+        if self._profiles is not None and in_use in self._profiles and in_use not in profiles:
+            logger.warning("profile %s deleted from the store; this call keeps its last valid "
+                           "version", in_use, extra={"participant": self.identity,
+                                                     "profile": in_use, "source": "operator"})
+            profiles = store_with(profiles, in_use, self._profiles.values(in_use),
+                                  self._profiles.descriptions.get(in_use, ""))
         self._profiles = profiles
         return self._update(PROFILE_EDITED, self._participant)
 

@@ -1,74 +1,76 @@
-"""Following the profile store while the worker runs: edits apply without a restart.
+"""The profile store in the worker: checked once by the main process, read by each job at its
+start, followed by each live call. Edits apply without a restart; nothing about a profile ever
+fails a job process.
 
-A job reads the store afresh when it starts (its process was prewarmed earlier, perhaps before
-an edit), and a running call watches the profiles directory: an edited profile reaches the call
-like a metadata change (instructions now, timing next session, one log line per decision with
-cause "profile edited"). A profile that is broken on disk is rejected with an error log naming
-the file and the field, and its last valid version keeps serving: an edit never crashes a call.
+- Main process (`keep_for_jobs`): after the start-up check it follows the store in a thread of
+  its own, logs each profile rejected (file or row, field) once, and keeps the last valid set in
+  a file its job processes inherit (`store.last_valid`).
+- Job start (`job_profiles`): the store as it is now, settled over that last valid set, so a
+  profile broken after start-up serves its last valid version in new calls too; a store that
+  cannot be read (a database restarting) serves the last valid set.
+- Live call (`CallProfiles`): an edited profile reaches the call like a metadata change
+  (instructions now, timing next session, one log line per decision with cause "profile
+  edited"); a broken one is rejected with one log line and its last valid version keeps serving.
 
-Watching uses `watchfiles` (inotify and friends); on a network or bind-mounted directory that
-does not deliver file events, set `WATCHFILES_FORCE_POLLING=1`.
+The directory is followed with `watchfiles` (inotify and friends); on a network or bind-mounted
+directory that does not deliver file events, set `WATCHFILES_FORCE_POLLING=1`. A database is
+followed with LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
-from pathlib import Path
+import threading
 
-import watchfiles
-
-from ..profile_files import reload_store
 from ..profiles import ProfileStore
+from ..store import (
+    ProfileBackend,
+    StoreError,
+    StoreFollower,
+    empty_store,
+    last_valid,
+    load_lenient,
+    log_refused,
+)
+from ..store.rules import profile_name_of
+from .config import AgentConfig
 
 logger = logging.getLogger(__name__)
 
 
-def fresh_profiles(store: ProfileStore) -> ProfileStore:
-    """The store as it is on disk now; broken files keep their last valid version (logged)."""
-    fresh, errors = reload_store(store)
+async def job_profiles(backend: ProfileBackend,
+                       default_name: str | None = None) -> ProfileStore:
+    """The profiles a job starts with (read off the event loop); never raises."""
+    previous = last_valid.recall(empty_store(backend))
+    try:
+        store, errors = await asyncio.to_thread(load_lenient, backend, previous, default_name)
+    except StoreError as exc:
+        logger.error("profile store unreadable at job start, the last valid profiles are used: "
+                     "%s", exc.message, extra={"file": backend.location, "source": "operator"})
+        return previous or empty_store(backend)
     for error in errors:
-        kept = Path(error.path).stem in fresh
-        outcome = "its last valid version stays in use" if kept else "it is not served"
-        logger.error("profile rejected, %s: %s", outcome, error,
-                     extra={"file": error.path, "field": error.field, "reason": error.problem})
-    return fresh
+        log_refused(error, kept=profile_name_of(error) in store)
+    return store
 
 
-class ProfileWatch:
-    """The profiles one call follows: `store` as it is on disk now (edits since the process
-    loaded `prewarmed` included), then, once started, `on_change(store)` after each edit."""
+class CallProfiles(StoreFollower):
+    """The profiles of one call: the store as the job read it at its start, then followed."""
 
-    def __init__(self, prewarmed: ProfileStore) -> None:
-        self.store = fresh_profiles(prewarmed)
-        self._on_change: Callable[[ProfileStore], None] = lambda store: None
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, on_change: Callable[[ProfileStore], None]) -> None:
-        self._on_change = on_change
-        if self.store.directory.is_dir():
-            self._task = asyncio.create_task(self._run(), name="profile-watch")
-
-    async def aclose(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        async for _ in watchfiles.awatch(self.store.directory, stop_event=self._stop,
-                                         watch_filter=_toml_files, debounce=200):
-            try:
-                fresh = fresh_profiles(self.store)
-                if fresh != self.store:
-                    self.store = fresh
-                    self._on_change(fresh)
-            except Exception:  # a watcher that dies would silently stop following edits
-                logger.exception("could not reload profiles from %s", self.store.directory)
+    @classmethod
+    async def read(cls, backend: ProfileBackend, config: AgentConfig) -> CallProfiles:
+        return cls(backend, await job_profiles(backend, config.default_profile))
 
 
-def _toml_files(change: watchfiles.Change, path: str) -> bool:
-    return path.endswith(".toml")
+def keep_for_jobs(backend: ProfileBackend, store: ProfileStore) -> None:
+    """In the worker's main process: share `store` (checked at start-up) with job processes and
+    keep it up to date from a daemon thread that follows the store."""
+    last_valid.share_with_jobs(store)
+
+    async def follow() -> None:
+        follower = StoreFollower(backend, store, on_change=last_valid.remember)
+        follower.start()
+        await asyncio.Event().wait()
+
+    threading.Thread(target=asyncio.run, args=(follow(),), name="profile-store", daemon=True
+                     ).start()

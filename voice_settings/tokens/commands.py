@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from ..json_input import MAX_DOCUMENT_BYTES
 from ..profiles import ProfileError, ProfileStore
 from ..resolution import Resolution
+from ..store import ProfileBackend, StoreError, load_strict, open_backend
 from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError, read_at_most
 from . import participant_update, profile_api, settings_input, signing
 from . import report as token_report
@@ -22,11 +23,34 @@ from . import server as token_server
 from .credentials import Credentials, load_credentials
 
 
-def load_profiles() -> ProfileStore:
+def open_profiles() -> tuple[ProfileBackend, ProfileStore]:
+    """The store ($VOICE_PROFILES_URL, else the profiles directory) and its profiles, all valid."""
     try:
-        return ProfileStore.load()
+        backend = open_backend()
+        return backend, load_strict(backend)
     except ProfileError as exc:
         raise ToolError(f"cannot load profiles: {exc}") from None
+    except StoreError as exc:
+        raise ToolError(f"cannot load profiles: {exc.message}") from None
+
+
+def load_profiles() -> ProfileStore:
+    backend, store = open_profiles()
+    backend.close()
+    return store
+
+
+def checked_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A bearer secret from the environment, or None; UsageError for one that is not UTF-8
+    (a header could never match it)."""
+    secret = env.get(name) or None
+    if secret is not None:
+        try:
+            secret.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{name} is not valid UTF-8 text; set it to a long random ASCII "
+                             "string") from None
+    return secret
 
 
 def asked_settings(args: argparse.Namespace) -> settings_input.SettingsInput:
@@ -70,15 +94,33 @@ def render_mint(args: argparse.Namespace, credentials: Credentials,
     return f"{summary}\n\naccess token:\n{token}"
 
 
+def serve_credentials(args: argparse.Namespace, env: Mapping[str, str]) -> Credentials | None:
+    """The LiveKit credentials, or None (said on stderr): the page and the profile API work
+    without them; connection details and calls do not."""
+    try:
+        return load_credentials(env, dev=args.dev)
+    except ToolError as exc:
+        print(f"note: {exc}; POST {token_server.ENDPOINT_PATH} answers 503 and the page cannot "
+              "call until then", file=sys.stderr)
+        return None
+
+
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    bearer_secret = checked_secret(env, token_server.ENV_SERVER_SECRET)
+    admin_secret = checked_secret(env, profile_api.ENV_ADMIN_SECRET)
+    if admin_secret is not None and admin_secret == bearer_secret:
+        raise UsageError(f"{profile_api.ENV_ADMIN_SECRET} must differ from "
+                         f"{token_server.ENV_SERVER_SECRET}: browsers hold that one, and it "
+                         "must not let them edit profiles")
+    credentials = serve_credentials(args, env)
+    backend, profiles = open_profiles()
     config = token_server.ServeConfig(
-        credentials=load_credentials(env, dev=args.dev), profiles=load_profiles(),
-        bearer_secret=env.get(token_server.ENV_SERVER_SECRET) or None,
+        credentials=credentials, profiles=profiles, backend=backend,
+        bearer_secret=bearer_secret,
         allowed_agents=token_server.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,
         cors_origins=frozenset(args.cors_origin or ["*"]),
-        profiles_admin_secret=env.get(profile_api.ENV_ADMIN_SECRET) or None,
-        body_timeout_s=args.read_timeout)
+        profiles_admin_secret=admin_secret, body_timeout_s=args.read_timeout)
     # One line per request (the access log) and per profile written, deleted, reloaded or
     # refused; never a secret.
     logging.basicConfig(level=logging.INFO,

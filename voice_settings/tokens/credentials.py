@@ -17,6 +17,9 @@ ENV_URL, ENV_KEY, ENV_SECRET = "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SE
 CREDENTIALS_HELP = f"""\
 Credentials: {ENV_URL}, {ENV_KEY}, {ENV_SECRET} from the environment or ./.env.local
 (the environment wins), never on the command line."""
+MISSING_CREDENTIALS = (f"set {ENV_URL}, {ENV_KEY} and {ENV_SECRET} (environment or ./.env.local) "
+                       "and restart serve, or restart it with --dev for a local "
+                       "`livekit-server --dev`")
 DEV_HELP = (f"use a local `livekit-server --dev`: key {DEV_API_KEY}, secret {DEV_API_SECRET}, "
             f"url {DEV_URL}")
 

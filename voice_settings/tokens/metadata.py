@@ -39,12 +39,16 @@ def json_file(path: str, what: str) -> dict[str, Any]:
 
 
 def over_limit(what: str, value: str | Mapping[str, str]) -> str | None:
-    """Why a metadata value or a participant's attributes are too large, or None when they fit.
+    """Why a metadata value or a participant's attributes cannot travel (too large, not UTF-8),
+    or None when they fit.
 
     Measured as LiveKit does: the UTF-8 bytes of the metadata; for attributes, of every key and
     value together (LiveKit stores the map, not the JSON it travels in)."""
     parts = [value] if isinstance(value, str) else [*value.keys(), *value.values()]
-    size = sum(len(part.encode("utf-8")) for part in parts)
+    try:
+        size = sum(len(part.encode("utf-8")) for part in parts)
+    except UnicodeEncodeError:  # a lone surrogate: a Python str, but no text LiveKit can carry
+        return f"{what} is not valid UTF-8 text (it holds a lone surrogate)"
     if size > MAX_METADATA_BYTES:
         return f"{what} is {size} bytes, over the {MAX_METADATA_BYTES} byte limit"
     return None

@@ -1,49 +1,47 @@
 """The profile API of `token_tool.py serve`, for operators' admin screens: list, read, create,
-replace and delete the profiles in the profiles directory, and the JSON Schema of a profile.
+replace and delete the profiles of the store (the profiles directory, or the database of
+VOICE_PROFILES_URL), and the JSON Schema of a profile.
 
 On only when PROFILES_ADMIN_SECRET is set (its routes do not exist otherwise: 404), and every call
-needs `Authorization: Bearer <that secret>`. Writes are conditional on the file's version (its
-ETag), checked and written under one lock with the file read again, so two editors never
-overwrite each other silently; a profile is validated exactly as at worker start.
+needs `Authorization: Bearer <that secret>`. Writes are conditional on the profile's version (its
+ETag), checked by the store in the same step as the write (a file lock held by every process on
+the directory, or one database statement), so two editors never overwrite each other silently,
+whichever replica each reached; a profile is validated exactly as at worker start. A fault of the
+store (read-only, disk full, a directory in the way, database unreachable) answers 503 or 409.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from ..errors import SettingsError, allowed, shown
 from ..json_input import MAX_METADATA_BYTES, JsonInputError, read_json_object
 from ..keys import canonical_key
-from ..profile_files import (
-    ProfileFile,
-    ProfileLibrary,
-    check_store,
-    created_comment,
-    delete_profile_file,
-    names_on_disk,
-    profile_path,
-    read_profile_file,
-    store_with,
-    write_profile,
-)
-from ..profiles import (
-    ProfileError,
-    is_profile_name,
-    leading_comment,
-    profile_toml,
-    validate_profile,
-)
+from ..profile_files import created_comment
+from ..profiles import ProfileError, is_profile_name, validate_profile
 from ..schema import profile_schema
 from ..sources import Source
+from ..store import (
+    Expect,
+    ProfileBackend,
+    StoredProfile,
+    StoreError,
+    StoreFollower,
+    VersionMismatch,
+    check_store,
+    store_with,
+)
 from .http_errors import HttpError, check_bearer, read_body
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENV_ADMIN_SECRET = "PROFILES_ADMIN_SECRET"
 PROFILES_PATH = "/api/profiles"
@@ -63,9 +61,13 @@ PROFILE_API_HELP = f"""\
 @dataclass
 class ProfileAdminConfig:
     secret: str = field(repr=False)
-    library: ProfileLibrary
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """Held from reading a profile's version to writing its file: one writer at a time."""
+    follower: StoreFollower
+    """The store and its last valid profiles; writes are conditional in the store itself (a
+    file lock, or one database statement), so any number of replicas can serve this API."""
+
+    @property
+    def backend(self) -> ProfileBackend:
+        return self.follower.backend
 
 
 ADMIN = web.AppKey("profile_admin", ProfileAdminConfig)
@@ -112,38 +114,52 @@ async def handle_schema(request: web.Request) -> web.Response:
 
 async def handle_list(request: web.Request) -> web.Response:
     admin = authorized(request)
-    store = admin.library.current()
-    entries = []
-    for name in filter(is_profile_name, names_on_disk(store.directory)):
-        if (file := read_profile_file(store.directory, name)) is not None:
-            description = store.descriptions.get(name, "") if file.problem else file.description
-            entry = {"name": name, "description": description, "version": file.version}
-            entries.append(with_problem(entry, file, admin.library))
-    return web.json_response({"profiles": entries})
+    entries = await in_store(admin.backend.read_all)
+    store = admin.follower.store
+    listed = []
+    for entry in entries:
+        description = store.descriptions.get(entry.name, "") if entry.problem \
+            else entry.description
+        listed.append(with_problem({"name": entry.name, "description": description,
+                                    "version": entry.version}, entry, admin.follower))
+    return web.json_response({"profiles": listed})
 
 
-def with_problem(entry: dict[str, Any], file: ProfileFile,
-                 library: ProfileLibrary) -> dict[str, Any]:
-    """A file that is not in use as it is on disk (a bad edit by hand) says why."""
-    if problem := file.problem or library.problems.get(file.name):
-        entry["problem"] = str(problem.problem if problem.field is None
-                               else f"{problem.field}: {problem.problem}")
-    return entry
+def with_problem(body: dict[str, Any], entry: StoredProfile,
+                 follower: StoreFollower) -> dict[str, Any]:
+    """A profile that is not in use as it is stored (a bad edit by hand) says why."""
+    if problem := entry.problem or follower.problems.get(entry.name):
+        body["problem"] = str(problem.problem if problem.field is None
+                              else f"{problem.field}: {problem.problem}")
+    return body
 
 
 async def handle_get(request: web.Request) -> web.Response:
     admin = authorized(request)
     name = requested_name(request)
-    store = admin.library.current()
-    file = read_profile_file(store.directory, name)
-    if file is None:
+    entry = await in_store(admin.backend.read, name)
+    if entry is None:
         raise HttpError(404, f"no profile {name!r}")
-    in_use = file.problem is None and name not in admin.library.problems
-    values = file.values if in_use else store.profiles.get(name, {})
-    description = file.description if in_use else store.descriptions.get(name, "")
-    body = with_problem(profile_body(name, description, values, file.version), file,
-                        admin.library)
+    store = admin.follower.store
+    in_use = entry.problem is None and name not in admin.follower.problems
+    values = entry.values if in_use else store.profiles.get(name, {})
+    description = entry.description if in_use else store.descriptions.get(name, "")
+    body = with_problem(profile_body(name, description, values, entry.version), entry,
+                        admin.follower)
     return profile_response(body, 200)
+
+
+async def in_store(call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` of the store, in a thread; a store fault answers 503 or 409."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except StoreError as exc:
+        raise HttpError(exc.status, exc.message, [store_fault(exc)]) from None
+
+
+def store_fault(exc: StoreError) -> dict[str, Any]:
+    return {"field": WHOLE_PROFILE, "value": None, "message": exc.message,
+            "source": Source.PROFILE.value}
 
 
 def profile_body(name: str, description: str, values: dict[str, Any],
@@ -165,27 +181,24 @@ async def handle_put(request: web.Request) -> web.Response:
     admin = authorized(request)
     name = requested_name(request)
     values, description = parse_profile_body(name, await read_body(request))
-    async with admin.lock:
-        store = admin.library.current()
-        if not store.directory.is_dir():  # an unmounted volume: never write beside the workers
-            raise HttpError(503, f"the profiles directory {store.directory.name!r} does not "
-                            "exist; nothing was written")
-        existing = read_profile_file(store.directory, name)
-        check_put_conditions(request, existing)
-        try:
-            check_store(store_with(store, name, values, description))
-        except ProfileError as exc:
-            raise HttpError(400, "invalid profile", [profile_error(exc, None)]) from None
-        comment = leading_comment(existing.data) if existing else created_comment(name)
-        text = profile_toml(values, description, comment)
-        version = await asyncio.to_thread(write_profile, profile_path(store.directory, name),
-                                          text)
-        admin.library.current()
-    logger.info("profile %s: %s, version %s (from %s)", "replaced" if existing else "created",
+    expect = await put_condition(request, admin.backend, name)
+    try:
+        check_store(store_with(admin.follower.store, name, values, description))
+    except ProfileError as exc:
+        raise HttpError(400, "invalid profile", [profile_error(exc, None)]) from None
+    comment = created_comment(name) if expect.absent else None
+    try:
+        version = await in_store(admin.backend.write, name, values, description, comment,
+                                 expect)
+    except VersionMismatch as exc:
+        raise condition_failed(request, name, exc.current) from None
+    await admin.follower.refresh()
+    created = expect.absent
+    logger.info("profile %s: %s, version %s (from %s)", "created" if created else "replaced",
                 name, version, request.remote)
     response = profile_response(profile_body(name, description, values, version),
-                                200 if existing else 201)
-    if not existing:
+                                201 if created else 200)
+    if created:
         response.headers["Location"] = PROFILE_PATH.format(name=name)
     return response
 
@@ -193,24 +206,33 @@ async def handle_put(request: web.Request) -> web.Response:
 async def handle_delete(request: web.Request) -> web.Response:
     admin = authorized(request)
     name = requested_name(request)
-    async with admin.lock:
-        store = admin.library.current()
-        existing = read_profile_file(store.directory, name)
-        if existing is None:
-            raise HttpError(404, f"no profile {name!r}")
-        if name == store.default_name:
-            raise HttpError(409, f"{name!r} is the operator's default profile: every call "
-                            "starts from it, so it cannot be deleted")
-        check_if_match(request, existing)
-        await asyncio.to_thread(delete_profile_file, profile_path(store.directory, name))
-        admin.library.current()
-    logger.info("profile deleted: %s, was version %s (from %s)", name, existing.version,
+    current = await in_store(admin.backend.read, name)
+    if current is None:
+        raise HttpError(404, f"no profile {name!r}")
+    if name == admin.follower.store.default_name:
+        raise HttpError(409, f"{name!r} is the operator's default profile: every call "
+                        "starts from it, so it cannot be deleted")
+    if_match = request.headers.get("If-Match")
+    if if_match is None:
+        raise HttpError(428, f"send If-Match: \"{current.version}\" (the ETag you read) to "
+                        "change this profile")
+    try:
+        await in_store(admin.backend.delete, name, Expect(versions=frozenset(_tags(if_match))))
+    except VersionMismatch as exc:
+        if exc.current is None:
+            raise HttpError(404, f"no profile {name!r}") from None
+        raise condition_failed(request, name, exc.current) from None
+    await admin.follower.refresh()
+    logger.info("profile deleted: %s, was version %s (from %s)", name, current.version,
                 request.remote)
     return web.Response(status=204)
 
 
 def parse_profile_body(name: str, data: bytes) -> tuple[dict[str, Any], str]:
     """(values, description) of a PUT body shaped like a profile file, or a 4xx HttpError."""
+    if not data.strip():
+        raise HttpError(400, "empty body: send the profile as a JSON object ({} for a profile "
+                        "without settings)")
     if len(data) > MAX_PROFILE_BYTES:
         raise HttpError(413, f"profile is {len(data)} bytes, over the {MAX_PROFILE_BYTES} "
                         "byte limit")
@@ -250,32 +272,35 @@ def profile_error(exc: ProfileError, document: dict[str, Any] | None) -> dict[st
 
 def _tags(header: str) -> set[str]:
     """The entity tags of an If-Match/If-None-Match header; a bare version is taken too."""
-    tags = {t.strip().strip('"') for t in header.split(",")}
+    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
     return tags - {""}
 
 
-def check_if_match(request: web.Request, existing: ProfileFile) -> None:
-    if_match = request.headers.get("If-Match")
-    if if_match is None:
-        raise HttpError(428, f"send If-Match: \"{existing.version}\" (the ETag you read) to "
-                        "change this profile")
-    if "*" not in _tags(if_match) and existing.version not in _tags(if_match):
-        raise HttpError(412, f"profile changed since you read it: its version is now "
-                        f"{existing.version}; read it again and redo your edit")
+async def put_condition(request: web.Request, backend: ProfileBackend, name: str) -> Expect:
+    """Create only with If-None-Match (`*` or tags), replace only with If-Match; 428 without
+    either. Checked by the store in the same step as the write."""
+    if (if_match := request.headers.get("If-Match")) is not None:
+        return Expect(versions=frozenset(_tags(if_match)))
+    if request.headers.get("If-None-Match") is not None:
+        return Expect(absent=True)
+    current = await in_store(backend.read, name)
+    if current is None:
+        raise HttpError(428, "send If-None-Match: * to create this profile")
+    raise HttpError(428, f"send If-Match: \"{current.version}\" (the ETag you read) to "
+                    "change this profile")
 
 
-def check_put_conditions(request: web.Request, existing: ProfileFile | None) -> None:
-    """Create only with If-None-Match: * (or tags), replace only with a matching If-Match."""
-    if_none_match = request.headers.get("If-None-Match")
-    if existing is None:
-        if "If-Match" in request.headers:
-            raise HttpError(412, "no such profile to replace; create it with If-None-Match: *")
-        if if_none_match is None:
-            raise HttpError(428, "send If-None-Match: * to create this profile")
-        return
-    if "If-Match" not in request.headers and if_none_match is not None:
-        tags = _tags(if_none_match)
-        if "*" in tags or existing.version in tags:
-            raise HttpError(412, f"profile {existing.name!r} already exists (version "
-                            f"{existing.version}); replace it with If-Match")
-    check_if_match(request, existing)
+def condition_failed(request: web.Request, name: str,
+                     current: StoredProfile | None) -> HttpError:
+    """The answer to a write whose condition did not hold, with what is stored now."""
+    if current is None:
+        return HttpError(412, "no such profile to replace; create it with If-None-Match: *")
+    if "If-Match" in request.headers:
+        return HttpError(412, f"profile changed since you read it: its version is now "
+                         f"{current.version}; read it again and redo your edit")
+    tags = _tags(request.headers.get("If-None-Match", ""))
+    if "*" in tags or current.version in tags:
+        return HttpError(412, f"profile {name!r} already exists (version {current.version}); "
+                         "replace it with If-Match")
+    return HttpError(428, f"send If-Match: \"{current.version}\" (the ETag you read) to "
+                     "change this profile")

@@ -9,8 +9,9 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import signal
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,16 @@ from ..errors import SettingsError
 from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
 from ..keys import canonical_key
 from ..model import OPERATOR_FIELDS
+from ..page.caller import add_caller_routes
+from ..page.lab_runs import LabConfig, LabRuns, add_lab_routes, lab_options
+from ..page.live_update import LiveUpdateConfig, add_live_update_routes
+from ..page.site import PageConfig, add_page_routes
 from ..parsing import decode
-from ..profile_files import ProfileLibrary
 from ..profiles import ProfileStore
 from ..resolution import resolve
 from ..sources import Source
-from .credentials import Credentials
+from ..store import ProfileBackend, StoreFollower, directory_backend
+from .credentials import MISSING_CREDENTIALS, Credentials
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import (
     BODY_TIMEOUT_S,
@@ -72,12 +77,17 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
   One access-log line per request on stderr: method, path, status, milliseconds, remote address.
   OPTIONS {ENDPOINT_PATH}  CORS preflight
   GET {HEALTH_PATH}  health check
+  GET /  the settings page: assistants, a caller's settings, simulations, a test call
+    (docs/settings-page.md; its routes: /api/page, /api/settings/validate, /api/lab/runs,
+    /api/calls/update). Without LiveKit credentials serve still starts; connection details
+    then answer 503.
 {PROFILE_API_HELP}"""
 
 
 @dataclass(frozen=True)
 class ServeConfig:
-    credentials: Credentials
+    credentials: Credentials | None
+    """None: no LiveKit credentials, so connection details answer 503 (the page still works)."""
     profiles: ProfileStore
     bearer_secret: str | None = field(default=None, repr=False)
     allowed_agents: frozenset[str] = frozenset()
@@ -88,6 +98,8 @@ class ServeConfig:
     """Turns the profile API on (profile_api.py); unset, its routes answer 404."""
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     """A request body that has not all arrived by then is answered 408."""
+    backend: ProfileBackend | None = None
+    """The store `profiles` was loaded from; None: the directory of `profiles`."""
 
 
 def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
@@ -98,21 +110,50 @@ def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[st
 
 
 CONFIG = web.AppKey("config", ServeConfig)
-PROFILES = web.AppKey("profiles", ProfileLibrary)
+PROFILES = web.AppKey("profiles", StoreFollower)
 
 
 def make_app(config: ServeConfig) -> web.Application:
     app = web.Application(middlewares=[json_errors_and_cors], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
     app[BODY_TIMEOUT_S] = config.body_timeout_s
-    # Profiles edited through the API or by hand are in use from the next request on.
-    app[PROFILES] = ProfileLibrary(config.profiles)
+    # Profiles edited through the API (of any replica), by hand or with psql are followed.
+    backend = config.backend or directory_backend(config.profiles.directory)
+    app[PROFILES] = StoreFollower(backend, config.profiles)
+    app.cleanup_ctx.append(following_the_store)
     if config.profiles_admin_secret:
         add_profile_routes(app, ProfileAdminConfig(config.profiles_admin_secret, app[PROFILES]))
     app.router.add_post(ENDPOINT_PATH, handle_connection_details)
     app.router.add_route("OPTIONS", ENDPOINT_PATH, handle_preflight)
     app.router.add_get(HEALTH_PATH, handle_health)
+    add_settings_page(app, config)
     return app
+
+
+async def following_the_store(app: web.Application) -> AsyncIterator[None]:
+    follower = app[PROFILES]
+    follower.start()
+    yield
+    await follower.aclose()
+
+
+def add_settings_page(app: web.Application, config: ServeConfig) -> None:
+    """The page at / and what only it needs: caller validation, simulations, live updates."""
+    secret = config.profiles_admin_secret
+    options = lab_options()
+    add_page_routes(app, PageConfig(
+        livekit_url=config.credentials.url if config.credentials else None, admin=bool(secret),
+        connection_bearer=bool(config.bearer_secret), default_agent=config.default_agent,
+        lab_options=options))
+    follower = app[PROFILES]
+
+    def profiles() -> ProfileStore:  # the last valid set of the store serve follows
+        return follower.store
+
+    add_caller_routes(app, profiles)
+    add_lab_routes(app, LabConfig(secret, profiles, LabRuns(options)))
+    if secret:
+        add_live_update_routes(app, LiveUpdateConfig(secret, config.credentials, profiles))
 
 
 @web.middleware
@@ -140,8 +181,8 @@ def log_unexpected(request: web.Request) -> None:
     """Log the exception being handled, with the secrets it might quote redacted."""
     config = request.app[CONFIG]
     text = traceback.format_exc()
-    for secret in filter(None, (config.credentials.api_secret, config.bearer_secret,
-                                config.profiles_admin_secret)):
+    api_secret = config.credentials.api_secret if config.credentials else None
+    for secret in filter(None, (api_secret, config.bearer_secret, config.profiles_admin_secret)):
         text = text.replace(secret, "[redacted]")
     logger.error("unexpected error answering %s %s:\n%s", request.method, request.path, text)
 
@@ -171,11 +212,26 @@ async def handle_health(request: web.Request) -> web.Response:
 async def handle_connection_details(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     check_bearer(request, config.bearer_secret)
+    if config.credentials is None:
+        raise HttpError(503, f"serve has no LiveKit credentials, so it cannot sign tokens: "
+                        f"{MISSING_CREDENTIALS}")
     body = json_body(await read_body(request))
-    token_request = endpoint_token_request(body, config, request.app[PROFILES].current())
+    follower = request.app[PROFILES]
+    try:
+        token_request = endpoint_token_request(body, config, follower.store)
+    except HttpError as exc:
+        if not names_an_unknown_profile(exc):
+            raise
+        # Created a moment ago, perhaps through another replica: read the store, then decide.
+        token_request = endpoint_token_request(body, config, await follower.refresh())
     token = sign(config.credentials, token_request)
     reply = connection_details(config.credentials, token_request, token)
     return web.json_response(reply, status=201)
+
+
+def names_an_unknown_profile(exc: HttpError) -> bool:
+    return any(e.get("field") == "profile" and "unknown profile" in e.get("message", "")
+               for e in exc.errors)
 
 
 def json_body(data: bytes) -> dict[str, Any]:
@@ -313,6 +369,11 @@ async def run_server(config: ServeConfig, host: str, port: int) -> None:
         admin = "on" if config.profiles_admin_secret else f"off (set {ENV_ADMIN_SECRET})"
         print(f"serving POST {base_url(host, bound_port)}{ENDPOINT_PATH} ({auth}; agents: "
               f"{agents}; profile API {admin})", flush=True)
-        await asyncio.Event().wait()
+        print(f"settings page: {base_url(host, bound_port)}/", flush=True)
+        # SIGTERM (docker stop, kill) ends serve as Ctrl-C does: cleaned up (simulations
+        # stopped, their temporary directory removed).
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
     finally:
         await runner.cleanup()
