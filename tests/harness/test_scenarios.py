@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from voice_settings.harness.speech import (
@@ -24,10 +24,14 @@ from voice_settings.harness.speech.audio import SAMPLE_RATE, speech_runs, write_
 from voice_settings.harness.speech.recording import _share_words
 
 FRAME = 0.0101  # the energy measure works in 10 ms frames
+# Festival breathes inside a word group; the corpus shortens those gaps to 0.06 s, but their quiet
+# edges hover at the energy threshold, so at some frame phases one measures 0.10 s. Gaps under
+# 0.12 s are inside a group; the shortest pause between groups is MIN_PAUSE_S (0.15 s).
+INSIDE_A_GROUP_S = 0.12
 
 
 def assert_timeline_matches_audio(scenario) -> None:
-    runs = speech_runs(scenario.samples)
+    runs = speech_runs(scenario.samples, min_silence_s=INSIDE_A_GROUP_S)
     assert len(runs) == len(scenario.words)
     for (start, end), group in zip(runs, scenario.words, strict=True):
         assert start == pytest.approx(group.start_s, abs=FRAME)
@@ -46,6 +50,8 @@ def test_every_named_scenario_timeline_matches_its_audio(name: str) -> None:
 
 @settings(max_examples=15, deadline=None)
 @given(pause_s=st.floats(MIN_PAUSE_S, 3.0))
+@example(pause_s=1.125)  # a festival breath measured as a 0.10 s gap at this frame phase
+@example(pause_s=MIN_PAUSE_S)
 def test_the_pause_parameter_is_the_silence_between_the_word_groups(pause_s: float) -> None:
     scenario = make_scenario("hesitation", pause_s)
     [first, second] = scenario.words
