@@ -26,8 +26,9 @@ from voice_settings.resolution import resolve
 from voice_settings.store import load_directory
 from voice_settings.tokens.dispatch_settings import ACCEPTED_KEYS
 from voice_settings.tokens.http_errors import HttpError
-from voice_settings.tokens.server import ENDPOINT_PATH, ServeConfig, endpoint_token_request
+from voice_settings.tokens.server import ENDPOINT_PATH, ServeConfig
 from voice_settings.tokens.signing import TokenRequest
+from voice_settings.tokens.token_requests import endpoint_token_request
 
 AGENT = "settings-agent"
 

@@ -12,7 +12,7 @@ import textwrap
 from ..errors import closest
 from ..model import LIVE_FIELDS, OPERATOR_FIELDS, PARTICIPANT_FIELDS
 from ..tool_errors import UsageError
-from . import commands
+from . import commands, serve_config
 from . import server as token_server
 from .credentials import CREDENTIALS_HELP, DEV_HELP
 from .participant_update import DEFAULT_TIMEOUT_S
@@ -120,12 +120,12 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
                         help=f"port to bind, 0 for any free one (default {DEFAULT_PORT}; not "
                         "8081, the agent worker's health-check port)")
     parser.add_argument("--read-timeout", type=positive_seconds, metavar="SECONDS",
-                        default=token_server.DEFAULT_BODY_TIMEOUT_S,
+                        default=serve_config.DEFAULT_BODY_TIMEOUT_S,
                         help="answer 408 to a request whose body has not all arrived after this "
-                        f"long (default {token_server.DEFAULT_BODY_TIMEOUT_S:g})")
+                        f"long (default {serve_config.DEFAULT_BODY_TIMEOUT_S:g})")
     parser.add_argument("--allow-agent", metavar="NAME", action="append", default=[],
                         help="agent names a client may dispatch (repeatable; also "
-                        f"{token_server.ENV_ALLOWED_AGENTS}=a,b); others get 403. Default: any")
+                        f"{serve_config.ENV_ALLOWED_AGENTS}=a,b); others get 403. Default: any")
     parser.add_argument("--agent", metavar="NAME",
                         help="agent to dispatch when a request names none")
     parser.add_argument("--valid-for", type=parse_duration, default=DEFAULT_VALID_FOR,

@@ -17,7 +17,7 @@ from ..profiles import ProfileError, ProfileStore
 from ..resolution import Resolution
 from ..store import ProfileBackend, StoreError, load_strict, open_backend
 from ..tool_errors import EXIT_OK, EXIT_USAGE, ToolError, UsageError, read_at_most
-from . import participant_update, profile_api, settings_input, signing
+from . import participant_update, profile_api, serve_config, settings_input, signing
 from . import report as token_report
 from . import server as token_server
 from .credentials import Credentials, load_credentials
@@ -117,7 +117,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     config = token_server.ServeConfig(
         credentials=credentials, profiles=profiles, backend=backend,
         bearer_secret=bearer_secret,
-        allowed_agents=token_server.allowed_agents(args.allow_agent, env),
+        allowed_agents=serve_config.allowed_agents(args.allow_agent, env),
         default_agent=args.agent, valid_for=args.valid_for,
         cors_origins=frozenset(args.cors_origin or ["*"]),
         profiles_admin_secret=admin_secret, body_timeout_s=args.read_timeout)

@@ -1,40 +1,29 @@
-"""The token endpoint livekit-client's TokenSource.endpoint(url) uses unchanged: an aiohttp app
-that validates a request's settings and answers with connection details or a JSON error (400
-invalid, 401 bearer, 403 not the client's to choose, 413 too large), with CORS and a health
-route."""
+"""`serve`: the aiohttp app behind livekit-client's TokenSource.endpoint(url), used unchanged.
+Its routes (connection details, CORS, health, the profile API, the settings page), one JSON error
+shape for every failure, the access log, and running it until Ctrl-C or SIGTERM. What a request
+asks for is read and validated in `token_requests`; its configuration is `serve_config`."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import secrets
 import signal
 import traceback
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
-from livekit import api
 
-from ..errors import SettingsError
-from ..json_input import MAX_DOCUMENT_BYTES, MAX_METADATA_BYTES, JsonInputError, read_json_object
-from ..keys import canonical_key
-from ..model import OPERATOR_FIELDS
+from ..json_input import MAX_METADATA_BYTES
 from ..page.caller import add_caller_routes
 from ..page.lab_runs import LabConfig, LabRuns, add_lab_routes, lab_options
 from ..page.live_update import LiveUpdateConfig, add_live_update_routes
 from ..page.site import PageConfig, add_page_routes
-from ..parsing import decode
 from ..profiles import ProfileStore
-from ..resolution import resolve
-from ..sources import Source
-from ..store import ProfileBackend, StoreFollower, directory_backend
-from .credentials import MISSING_CREDENTIALS, Credentials
-from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
+from ..store import StoreFollower, directory_backend
+from .credentials import MISSING_CREDENTIALS
 from .http_errors import (
     BODY_TIMEOUT_S,
     HttpError,
@@ -43,19 +32,17 @@ from .http_errors import (
     error_response,
     read_body,
 )
-from .metadata import over_limit
 from .profile_api import ENV_ADMIN_SECRET, PROFILE_API_HELP, ProfileAdminConfig, add_profile_routes
-from .signing import TokenRequest, connection_details, sign
+from .serve_config import MAX_BODY_BYTES, ServeConfig
+from .signing import connection_details, sign
+from .token_requests import endpoint_token_request, json_body
 
 logger = logging.getLogger(__name__)
 
 ENV_SERVER_SECRET = "TOKEN_SERVER_SECRET"
-ENV_ALLOWED_AGENTS = "TOKEN_SERVER_ALLOWED_AGENTS"
 ENDPOINT_PATH = "/api/connection-details"
 HEALTH_PATH = "/healthz"
-DEFAULT_BODY_TIMEOUT_S = 10.0
 ACCESS_LOG = logging.getLogger("voice_settings.tokens.access")
-MAX_BODY_BYTES = MAX_DOCUMENT_BYTES
 ENDPOINT_HELP = f"""\
 HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
 
@@ -82,31 +69,6 @@ HTTP endpoint that livekit-client's TokenSource.endpoint(url) uses unchanged.
     /api/calls/update). Without LiveKit credentials serve still starts; connection details
     then answer 503.
 {PROFILE_API_HELP}"""
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    credentials: Credentials | None
-    """None: no LiveKit credentials, so connection details answer 503 (the page still works)."""
-    profiles: ProfileStore
-    bearer_secret: str | None = field(default=None, repr=False)
-    allowed_agents: frozenset[str] = frozenset()
-    default_agent: str | None = None
-    valid_for: dt.timedelta = dt.timedelta(minutes=15)
-    cors_origins: frozenset[str] = frozenset({"*"})
-    profiles_admin_secret: str | None = field(default=None, repr=False)
-    """Turns the profile API on (profile_api.py); unset, its routes answer 404."""
-    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
-    """A request body that has not all arrived by then is answered 408."""
-    backend: ProfileBackend | None = None
-    """The store `profiles` was loaded from; None: the directory of `profiles`."""
-
-
-def allowed_agents(names: Sequence[str], env: Mapping[str, str]) -> frozenset[str]:
-    """The names given plus those in TOKEN_SERVER_ALLOWED_AGENTS=a,b; empty allows any."""
-    allowed = set(names)
-    allowed.update(a.strip() for a in env.get(ENV_ALLOWED_AGENTS, "").split(",") if a.strip())
-    return frozenset(allowed)
 
 
 CONFIG = web.AppKey("config", ServeConfig)
@@ -232,108 +194,6 @@ async def handle_connection_details(request: web.Request) -> web.Response:
 def names_an_unknown_profile(exc: HttpError) -> bool:
     return any(e.get("field") == "profile" and "unknown profile" in e.get("message", "")
                for e in exc.errors)
-
-
-def json_body(data: bytes) -> dict[str, Any]:
-    try:
-        return read_json_object(data, what="request body", max_bytes=MAX_BODY_BYTES)
-    except JsonInputError as exc:
-        raise HttpError(400, exc.message) from None
-
-
-def body_field(body: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
-    """A TokenSourceRequest field by its proto name, or by the lowerCamel JSON name."""
-    camel = api.access_token.snake_to_lower_camel(name)
-    value = body.get(name, body.get(camel, default))
-    if value is None:
-        return default
-    if not isinstance(value, kind):
-        raise HttpError(400, f"{name} must be a {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def check_size(name: str, value: str | Mapping[str, str]) -> None:
-    if problem := over_limit(name, value):
-        raise HttpError(413, problem)
-
-
-def request_attributes(body: Mapping[str, Any]) -> dict[str, str]:
-    attributes = body_field(body, "participant_attributes", dict, {})
-    if not all(isinstance(v, str) for v in attributes.values()):
-        raise HttpError(400, "participant_attributes values must be strings")
-    check_size("participant_attributes", attributes)
-    return attributes
-
-
-def request_agents(body: Mapping[str, Any], config: ServeConfig) -> list[tuple[str, str]]:
-    room_config = body_field(body, "room_config", dict, {})
-    if refused := sorted(set(room_config) - {"agents"}):
-        message = "may not be set by a client; only room_config.agents is accepted"
-        raise HttpError(403, f"room_config.{', room_config.'.join(refused)} {message}",
-                        [SettingsError(f"room_config.{key}", room_config[key], message).to_dict()
-                         for key in refused])
-    agents = []
-    for entry in body_field(room_config, "agents", list, []):
-        if not isinstance(entry, dict):
-            raise HttpError(400, "room_config.agents entries must be objects")
-        agents.append((body_field(entry, "agent_name", str, "") or config.default_agent or "",
-                       body_field(entry, "metadata", str, "")))
-    if not agents and config.default_agent:
-        agents.append((config.default_agent, ""))
-    for index, (name, metadata) in enumerate(agents):
-        check_agent(index, name, config.allowed_agents)
-        check_size("room_config.agents.metadata", metadata)
-    return agents
-
-
-def check_agent(index: int, name: str, allowed: frozenset[str]) -> None:
-    if allowed and name not in allowed:
-        message = f"agent {name!r} is not allowed; allowed: {', '.join(sorted(allowed))}"
-        field_name = f"room_config.agents[{index}].agent_name"
-        raise HttpError(403, message, [SettingsError(field_name, name, message).to_dict()])
-
-
-OPERATOR_ONLY = "may only be set by the operator (profiles), not by a client"
-
-
-def operator_settings_in(metadata: str, source: Source) -> list[SettingsError]:
-    """An error for each operator-only setting in `metadata`, with the value given."""
-    document, _ = decode(metadata)  # unreadable metadata: resolve() reports it as a 400
-    found = {name: value for key, value in (document or {}).items()
-             if (name := canonical_key(key)) in OPERATOR_FIELDS}
-    return [SettingsError(name, found[name], f"{name} {OPERATOR_ONLY}", source)
-            for name in sorted(found)]
-
-
-def validate_request_settings(metadata: str, agents: Sequence[tuple[str, str]],
-                              store: ProfileStore) -> None:
-    # Operator-only fields choose (paid) models: a browser must not pick them, in either place.
-    for raw, source in [(metadata, Source.PARTICIPANT), *((m, Source.DISPATCH) for _, m in agents)]:
-        if refused := operator_settings_in(raw, source):
-            names = ", ".join(e.field for e in refused)
-            raise HttpError(403, f"{names} {OPERATOR_ONLY}", [e.to_dict() for e in refused])
-    resolutions = [resolve(participant=metadata or None, dispatch=m or None, profiles=store)
-                   for _, m in agents] or [resolve(participant=metadata or None, profiles=store)]
-    errors = [e.to_dict() for r in resolutions for e in r.errors]
-    if errors:
-        raise HttpError(400, "invalid settings", errors)
-
-
-def endpoint_token_request(body: Mapping[str, Any], config: ServeConfig,
-                           store: ProfileStore) -> TokenRequest:
-    check_top_level_keys(body)
-    metadata = body_field(body, "participant_metadata", str, "")
-    check_size("participant_metadata", metadata)
-    attributes = request_attributes(body)
-    agents = with_dispatch_settings(request_agents(body, config), top_level_settings(body),
-                                    metadata)
-    validate_request_settings(metadata, agents, store)
-    return TokenRequest(
-        room=body_field(body, "room_name", str, "") or f"voice-{secrets.token_hex(4)}",
-        identity=body_field(body, "participant_identity", str, "")
-        or f"user-{secrets.token_hex(4)}",
-        name=body_field(body, "participant_name", str, ""), metadata=metadata,
-        attributes=attributes, agents=agents, valid_for=config.valid_for)
 
 
 def base_url(host: str, port: int) -> str:
