@@ -45,17 +45,17 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return WHOLE_SUITE_WORKERS if whole else 0
 
 
-REALTIME_NICE = -10
+TIMED_TEST_NICE = -10
 
 
 @pytest.fixture
-def realtime_priority() -> Iterator[None]:
+def ahead_of_other_workers() -> Iterator[None]:
     """For tests that compare real-time figures across sessions: the test's thread, and the
     threads and processes it starts, run ahead of the other workers' CPU-bound tests where the
     system allows it (root, as in CI); elsewhere at the usual priority."""
     before = os.getpriority(os.PRIO_PROCESS, 0)  # on Linux: this thread
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, REALTIME_NICE)
+        os.setpriority(os.PRIO_PROCESS, 0, TIMED_TEST_NICE)
     except PermissionError:
         yield
         return
