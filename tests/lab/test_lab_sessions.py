@@ -19,7 +19,8 @@ from voice_settings.lab.session import run_trial
 # Real-time sessions compared with each other: on one worker, one after the other, so that two of
 # them (each a real VAD on real-time audio) never compete for the CPU, and ahead of the other
 # workers' tests where the system allows it.
-pytestmark = [pytest.mark.xdist_group("lab-sessions"), pytest.mark.usefixtures("ahead_of_other_workers")]
+pytestmark = [pytest.mark.xdist_group("lab-sessions"),
+              pytest.mark.usefixtures("ahead_of_other_workers")]
 
 
 def trial(scenario: str, participant: dict, pause_s: float | None = None) -> dict:
