@@ -161,15 +161,20 @@ def sweep_section(title: str, field: str, values: tuple, mode: str, repeat: int,
         floor, knee, slope = hinge_fit(points)
         if knee <= points[0][0]:
             lines.append(f"- first audio: no floor in this range; **{slope:.2f} s per s** from "
-                         f"**{floor / 1000:.2f} s** at {field} = {knee / unit:g} (fitted to the "
-                         "p50s)")
+                         f"**{floor / 1000:.2f} s** at {field} = {_knee(knee / unit)} "
+                         "(fitted to the p50s)")
         else:
             lines.append(f"- first audio: flat at **{floor / 1000:.2f} s** up to {field} = "
-                         f"{knee / unit:.2g}, then **{slope:.2f} s per s** above it (a floor and "
-                         "a slope fitted to the p50s)")
+                         f"{_knee(knee / unit)}, then **{slope:.2f} s per s** above it "
+                         "(a floor and a slope fitted to the p50s)")
     lines.append(f"- {report.conditions_line(conditions)}")
     lines.append("")
     return lines, runs, conditions
+
+
+def _knee(value: float) -> str:
+    """A fitted knee as a setting is written: 0.56 (seconds), 203 (ms)."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def preemptive_section(repeat: int) -> list[str]:
