@@ -100,7 +100,11 @@ def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
                     conditions=result.document["conditions"])
         print(f"plot written to {args.plot}", file=sys.stderr)
     if args.record:
-        print(f"{len(result.recordings)} recording(s) written to {args.record}", file=sys.stderr)
+        pictures = "" if all("png" in r for r in result.recordings) else (
+            " (WAV and timeline JSON; no timeline pictures without matplotlib: "
+            "pip install -e '.[lab]')")
+        print(f"{len(result.recordings)} recording(s) written to {args.record}{pictures}",
+              file=sys.stderr)
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
