@@ -185,6 +185,9 @@ function resultView(title, result) {
   if (result.timeline) {
     parts.push(el("img", { class: "timeline", src: result.timeline,
       alt: `Timeline of ${title}: when the caller and the agent spoke, and where each turn was decided` }));
+  } else {
+    parts.push(el("p", { class: "hint", text: "No timeline picture: the server draws it with " +
+      "matplotlib, which it does not have (pip install -e '.[lab]' where serve runs)." }));
   }
   if (result.recording) {
     const audio = el("audio", { controls: true, preload: "auto", src: result.recording,
