@@ -14,6 +14,7 @@ session, because changing Deepgram's endpointing mid-stream loses the utterance 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -69,15 +70,16 @@ async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
     models: ProcessModels = ctx.proc.userdata["models"]
     models.serve(ctx)  # connects while the caller is on the way
-    profiles = await CallProfiles.read(ctx.proc.userdata["profile_store"], config)
+    reading = asyncio.create_task(CallProfiles.read(ctx.proc.userdata["profile_store"], config))
 
     participant = await wait_for_caller(
         ctx, identity=caller_identity(ctx.job.metadata), timeout=config.participant_wait_timeout)
     if participant is None:
+        reading.cancel()
         ctx.shutdown("no participant")
         return
     # The caller's settings, validated; from here the call listens for changes.
-    call = CallFollower(ctx, participant, config=config, profiles=profiles)
+    call = CallFollower(ctx, participant, config=config, profiles=await reading)
     agent = SettingsAgent(call.settings)
     session = build_session(call.settings.current.settings, config, models, call.end_of_turn)
     if await call.start(session, agent):
