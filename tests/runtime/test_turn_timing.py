@@ -9,7 +9,7 @@ import logging
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from livekit.agents import AgentSession, CloseEvent, ConversationItemAddedEvent, llm
 from livekit.agents.voice.events import CloseReason
@@ -220,3 +220,11 @@ async def test_each_turn_says_which_rule_ended_it(infos):
     assert "end_of_turn=model_unfinished probability=0.210 threshold=0.360" in line.getMessage()
     assert line.end_of_turn["rule"] == "model_unfinished"
     await timing.aclose()
+
+
+@given(figure_maps, end_of_turns)
+@example({}, EndOfTurn("model_done", 0.5, math.nan))  # a threshold dropped, the probability kept
+def test_any_end_of_turn_is_logged_without_raising(figures, end_of_turn):
+    timing = TurnTiming("alice", publish=lambda attributes: None)
+    timing.record(figures, end_of_turn, publish=False)
+    assert timing.turns == 1

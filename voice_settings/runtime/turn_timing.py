@@ -131,15 +131,15 @@ def _end_of_turn_json(end_of_turn: EndOfTurn) -> dict[str, Any]:
     return shown
 
 
-def _log_fields(figures: Mapping[str, Any], end_of_turn: EndOfTurn | None) -> str:
+def _log_fields(figures: Mapping[str, Any], shown: Mapping[str, Any] | None) -> str:
+    """The log line's fields; `shown`: the turn's `_end_of_turn_json`, if any."""
     measured = (" ".join(f"{k}={v}" for k, v in _whole_ms(figures).items())
                 or "unanswered, nothing measured (the call ended or the turn was cut off)")
-    return measured + ("" if end_of_turn is None else " " + _end_of_turn_words(end_of_turn))
+    return measured + ("" if shown is None else " " + _end_of_turn_words(shown))
 
 
-def _end_of_turn_words(end_of_turn: EndOfTurn) -> str:
-    shown = _end_of_turn_json(end_of_turn)
-    if shown["probability"] is None:
+def _end_of_turn_words(shown: Mapping[str, Any]) -> str:
+    if shown["probability"] is None or shown["threshold"] is None:
         return f"end_of_turn={shown['rule']}"
     return (f"end_of_turn={shown['rule']} probability={shown['probability']:.3f} "
             f"threshold={shown['threshold']:.3f}")
@@ -180,9 +180,10 @@ class TurnTiming:
         """One turn is over: count it, log it, publish the attribute."""
         self.turns += 1
         self.recent.append(figures)
-        explained = {} if end_of_turn is None else {"end_of_turn": _end_of_turn_json(end_of_turn)}
+        shown = None if end_of_turn is None else _end_of_turn_json(end_of_turn)
+        explained = {} if shown is None else {"end_of_turn": shown}
         logger.info("turn timing for %s: turn %d %s", self.identity, self.turns,
-                    _log_fields(figures, end_of_turn),
+                    _log_fields(figures, shown),
                     extra={"participant": self.identity, "turn": self.turns,
                            **_whole_ms(figures), **explained})
         if not publish:
