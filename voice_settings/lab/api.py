@@ -121,12 +121,14 @@ class LabResult:
 
 
 def run_lab(request: LabRequest, *, store: ProfileStore | None = None,
-            progress: runner.Progress | None = None) -> LabResult:
+            progress: runner.Progress | None = None,
+            trials: list[plan.Trial] | None = None) -> LabResult:
     """Check the request, run its sessions, and return the figures (see the module docstring).
 
-    `progress(done, total, trial_starting_or_None)` is called as sessions start and end."""
+    `progress(done, total, trial_starting_or_None)` is called as sessions start and end.
+    `trials`: what `request.check(store)` returned already, so it is not checked twice."""
     store = store if store is not None else load_directory()
-    trials = request.check(store)
+    trials = trials if trials is not None else request.check(store)
     sets = list({trial.settings.label: trial.settings for trial in trials}.values())
     options = runner.SessionOptions(request.llm_latency_s, request.tts_latency_s,
                                     request.voice, request.record_dir)

@@ -88,9 +88,9 @@ def request_from(args: argparse.Namespace) -> LabRequest:
 
 def cmd_lab(args: argparse.Namespace, store: ProfileStore) -> int:
     request = request_from(args)
-    request.check(store)  # every refusal before the first session (and before the bar)
+    trials = request.check(store)  # every refusal before the first session (and the bar)
     with progress_bar() as progress:
-        result = run_lab(request, store=store, progress=progress)
+        result = run_lab(request, store=store, progress=progress, trials=trials)
     if args.json:
         print(report.json_document(result.runs, result.document["conditions"]))
     else:

@@ -98,7 +98,7 @@ def _repeat_halves(mine: Sequence[tuple[Trial, SessionResult]]) -> list[float | 
     halves = ([t.first_audio_ms for trial, r in mine for t in r.turns if trial.repeat in first],
               [t.first_audio_ms for trial, r in mine for t in r.turns
                if trial.repeat not in first])
-    return [_rounded(percentile([v for v in half if v is not None], 50)) for half in halves]
+    return [_spread(half)["p50"] for half in halves]
 
 
 def summarize(settings: SettingsSet, results: Sequence[tuple[Trial, SessionResult]]) -> dict:
