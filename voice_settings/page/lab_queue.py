@@ -171,9 +171,11 @@ class LabRuns:
     def _trim(self) -> None:
         finished = sorted((r for r in self.runs.values() if r.finished is not None),
                           key=lambda r: r.finished or 0.0)
-        while finished and (len(finished) > MAX_KEPT_RUNS
-                            or sum(size(r.directory) for r in finished) > MAX_KEPT_BYTES):
+        sizes = {run.id: size(run.directory) for run in finished}
+        kept_bytes = sum(sizes.values())
+        while finished and (len(finished) > MAX_KEPT_RUNS or kept_bytes > MAX_KEPT_BYTES):
             oldest = finished.pop(0)
+            kept_bytes -= sizes[oldest.id]
             shutil.rmtree(oldest.directory, ignore_errors=True)
             del self.runs[oldest.id]
 

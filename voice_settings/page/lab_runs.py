@@ -140,9 +140,13 @@ def chosen(body: Mapping[str, Any], key: str, allowed: list[str]) -> str:
 
 
 def the_run(request: web.Request) -> LabRun:
-    lab = request.app[LAB]
-    authorized(request, lab.secret)
-    run = lab.runs.runs.get(request.match_info["id"])
+    authorized(request, request.app[LAB].secret)
+    return find_run(request)
+
+
+def find_run(request: web.Request) -> LabRun:
+    """The run the path names (its random id is the key: file URLs carry no bearer)."""
+    run = request.app[LAB].runs.runs.get(request.match_info["id"])
     if run is None:
         raise HttpError(404, "no such simulation (finished ones are kept for a while only)")
     return run
@@ -153,9 +157,7 @@ async def handle_status(request: web.Request) -> web.Response:
 
 
 async def handle_file(request: web.Request) -> web.FileResponse:
-    run = request.app[LAB].runs.runs.get(request.match_info["id"])
-    if run is None:
-        raise HttpError(404, "no such simulation (finished ones are kept for a while only)")
+    run = find_run(request)
     name = request.match_info["file"]
     if name not in FILES or not (run.directory / name).is_file():
         raise HttpError(404, f"this simulation has no {name}")

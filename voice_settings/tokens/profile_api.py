@@ -214,8 +214,7 @@ async def handle_delete(request: web.Request) -> web.Response:
                         "starts from it, so it cannot be deleted")
     if_match = request.headers.get("If-Match")
     if if_match is None:
-        raise HttpError(428, f"send If-Match: \"{current.version}\" (the ETag you read) to "
-                        "change this profile")
+        raise if_match_required(current)
     try:
         await in_store(admin.backend.delete, name, Expect(versions=frozenset(_tags(if_match))))
     except VersionMismatch as exc:
@@ -286,8 +285,7 @@ async def put_condition(request: web.Request, backend: ProfileBackend, name: str
     current = await in_store(backend.read, name)
     if current is None:
         raise HttpError(428, "send If-None-Match: * to create this profile")
-    raise HttpError(428, f"send If-Match: \"{current.version}\" (the ETag you read) to "
-                    "change this profile")
+    raise if_match_required(current)
 
 
 def condition_failed(request: web.Request, name: str,
@@ -302,5 +300,10 @@ def condition_failed(request: web.Request, name: str,
     if "*" in tags or current.version in tags:
         return HttpError(412, f"profile {name!r} already exists (version {current.version}); "
                          "replace it with If-Match")
+    return if_match_required(current)
+
+
+def if_match_required(current: StoredProfile) -> HttpError:
+    """428: a change to a stored profile names the version it was read at."""
     return HttpError(428, f"send If-Match: \"{current.version}\" (the ETag you read) to "
                      "change this profile")
