@@ -30,8 +30,6 @@ import watchfiles
 
 from ..profile_files import delete_profile_file, version_of, write_profile
 from ..profiles import (
-    DEFAULT_PROFILES_DIR,
-    PROFILES_DIR_ENV,
     ProfileError,
     is_profile_name,
     leading_comment,
@@ -247,7 +245,3 @@ def _store_faults(location: str, path: Path) -> Iterator[None]:
             why = f"cannot be written ({exc.strerror})"
         raise StoreUnavailable(f"the profiles directory {location} {why}; nothing was "
                                "written") from None
-
-
-def default_directory(directory: Path | str | None = None) -> Path:
-    return Path(directory or os.environ.get(PROFILES_DIR_ENV) or DEFAULT_PROFILES_DIR)

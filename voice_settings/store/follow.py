@@ -57,7 +57,7 @@ class StoreFollower:
 
     def _report(self, old: ProfileStore, errors: list[ProfileError]) -> None:
         problems = {profile_name_of(e): e for e in errors}
-        log_settled(old, self.store, [])
+        log_settled(old, self.store)
         for key, error in problems.items():
             if key not in self.problems or str(self.problems[key]) != str(error):
                 log_refused(error, kept=key in self.store)

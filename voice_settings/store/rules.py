@@ -158,8 +158,8 @@ def _settle_default(old: ProfileStore, new: ProfileStore,
 # --- Saying so: one line per decision -----------------------------------------------------------
 
 
-def log_settled(old: ProfileStore, new: ProfileStore, errors: Iterable[ProfileError]) -> None:
-    """One line for the profiles that changed, one per profile refused (file or row, field)."""
+def log_settled(old: ProfileStore, new: ProfileStore) -> None:
+    """One line for the profiles that changed."""
     changed = sorted(n for n in {*old.profiles, *new.profiles}
                      if (old.profiles.get(n), old.descriptions.get(n))
                      != (new.profiles.get(n), new.descriptions.get(n)))
@@ -167,8 +167,6 @@ def log_settled(old: ProfileStore, new: ProfileStore, errors: Iterable[ProfileEr
         logger.info("profiles reloaded from %s: changed=%s in_use=%s default=%s",
                     old.location or old.directory, ",".join(changed), ",".join(new.names()),
                     new.default_name)
-    for error in errors:
-        log_refused(error, kept=profile_name_of(error) in new)
 
 
 def log_refused(error: ProfileError, kept: bool) -> None:
