@@ -19,9 +19,9 @@
 `OPENAI_BASE_URL` and the API keys are read by the plugins themselves.
 
 A profile store that is broken or unreachable stops the worker before it starts
-(`problem_before_start`, in the main process). Later faults never fail a job process (a setup that
-raises makes the framework replace the process at once, in a loop): jobs read the store at their
-start over the last valid set the main process keeps (`profile_watch`).
+(`checked_store`, from `startup.start_up` in the main process). Later faults never fail a job
+process (a setup that raises makes the framework replace the process at once, in a loop): jobs
+read the store at their start over the last valid set the main process keeps (`profile_watch`).
 """
 
 from __future__ import annotations
@@ -140,13 +140,15 @@ def problem_before_start(command: str | None,
     return checked if isinstance(checked, str) else None
 
 
-def checked_store(command: str | None, env: Mapping[str, str] | None = None,
+def checked_store(command: str | None, env: Mapping[str, str] | None = None, *,
+                  config: AgentConfig | None = None,
                   ) -> str | tuple[ProfileBackend, ProfileStore] | None:
     """The store and its profiles, all valid, for a worker command; the problem as text when
-    the worker must not start; None for a command that runs no jobs."""
+    the worker must not start; None for a command that runs no jobs. `config`: the one read
+    from `env` already, if any."""
     if command not in WORKER_COMMANDS:
         return None
-    config = AgentConfig.from_env(env)
+    config = config or AgentConfig.from_env(env)
     try:
         backend = config.profile_backend()
         return backend, load_strict(backend, config.default_profile)

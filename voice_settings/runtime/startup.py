@@ -37,7 +37,7 @@ def start_up(argv: Sequence[str]) -> str:
         return ""
     config = AgentConfig.from_env()
     if is_worker_main_process(command):  # not in job processes: they import agent.py too
-        if isinstance(checked := checked_store(command), str):
+        if isinstance(checked := checked_store(command, config=config), str):
             sys.exit(f"cannot start the agent: {checked}")
         keep_for_jobs(*checked)
     return config.agent_name
