@@ -96,4 +96,4 @@ def test_generation_refuses_a_clip_that_is_not_one_stretch_of_speech() -> None:
     from voice_settings.harness.speech.corpus import ClipText
 
     with pytest.raises(generate.GenerationError, match="one stretch of speech"):
-        generate.make_clip("sentences", ClipText("Eggs. Milk. Bread. And coffee."))
+        generate.make_clip("sentences", ClipText("Eggs. Milk. Bread. And coffee."), "espeak")

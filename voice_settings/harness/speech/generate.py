@@ -52,7 +52,7 @@ class GenerationError(Exception):
     pass
 
 
-def missing_tools(voice: str = "espeak") -> list[str]:
+def missing_tools(voice: str) -> list[str]:
     return [tool for tool in TOOLS[voice] if shutil.which(tool) is None]
 
 
@@ -84,7 +84,7 @@ def _synth_wav(text: str, voice: str) -> bytes:
         return out.read_bytes()
 
 
-def synthesize(text: str, voice: str = "espeak") -> np.ndarray:
+def synthesize(text: str, voice: str) -> np.ndarray:
     """The voice's speech for ``text`` as int16 mono at 16 kHz."""
     wav = _synth_wav(text, voice)
     raw = subprocess.run(
@@ -111,7 +111,7 @@ def _tightened(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
-def make_clip(name: str, clip: ClipText, voice: str = "espeak") -> tuple[np.ndarray, dict]:
+def make_clip(name: str, clip: ClipText, voice: str) -> tuple[np.ndarray, dict]:
     """The trimmed samples of one clip and its manifest entry."""
     samples = _tightened(synthesize(clip.synth_input, voice))
     runs = speech_runs(samples)
@@ -136,7 +136,7 @@ def make_clip(name: str, clip: ClipText, voice: str = "espeak") -> tuple[np.ndar
     return trimmed, entry
 
 
-def generate(out_dir: Path, voice: str = "espeak") -> None:
+def generate(out_dir: Path, voice: str) -> None:
     """Write ``voice``'s clips and manifest.json into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     clips = {}
