@@ -14,9 +14,8 @@ import json
 
 from aiohttp import web
 
-from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..resolution import resolve
-from ..tokens.http_errors import HttpError, read_body
+from ..tokens.http_errors import HttpError, json_body, read_body
 from ..tokens.metadata import over_limit
 from .site import CurrentProfiles
 
@@ -30,11 +29,7 @@ def add_caller_routes(app: web.Application, profiles: CurrentProfiles) -> None:
 
 
 async def handle_validate(request: web.Request) -> web.Response:
-    try:
-        document = read_json_object(await read_body(request), what="participant metadata",
-                                    max_bytes=MAX_DOCUMENT_BYTES)
-    except JsonInputError as exc:
-        raise HttpError(400, exc.message) from None
+    document = json_body(await read_body(request), what="participant metadata")
     metadata = json.dumps(document, ensure_ascii=False, separators=(",", ":")) if document \
         else ""
     if problem := over_limit("participant metadata", metadata):

@@ -25,12 +25,11 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import SettingsError
-from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..keys import split_by_audience
 from ..model import PROFILE_FIELDS
 from ..profiles import ProfileStore
 from ..resolution import resolve
-from ..tokens.http_errors import HttpError, check_bearer, error_response, read_body
+from ..tokens.http_errors import HttpError, check_bearer, error_response, json_body, read_body
 from .lab_queue import MAX_WAITING, RUN_PATH, RUNS_PATH, LabRun, LabRuns, QueueFull
 from .site import CurrentProfiles
 
@@ -75,11 +74,7 @@ def add_lab_routes(app: web.Application, config: LabConfig) -> None:
 async def handle_submit(request: web.Request) -> web.Response:
     lab = request.app[LAB]
     authorized(request, lab.secret)
-    try:
-        body = read_json_object(await read_body(request) or b"{}", what="request body",
-                                max_bytes=MAX_DOCUMENT_BYTES)
-    except JsonInputError as exc:
-        raise HttpError(400, exc.message) from None
+    body = json_body(await read_body(request) or b"{}")
     job = job_for(body, lab.profiles(), lab.runs.options)
     try:
         run = lab.runs.submit(job)

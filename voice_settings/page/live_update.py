@@ -16,9 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 from ..tokens.credentials import Credentials
-from ..tokens.http_errors import HttpError, check_bearer, read_body
+from ..tokens.http_errors import HttpError, check_bearer, json_body, read_body
 from ..tokens.participant_update import (
     ParticipantUpdate,
     update_participant,
@@ -59,11 +58,7 @@ async def handle_update(request: web.Request) -> web.Response:
     check_bearer(request, config.secret)
     if config.credentials is None:
         raise HttpError(503, "serve has no LiveKit credentials, so no call can be updated")
-    try:
-        body = read_json_object(await read_body(request), what="request body",
-                                max_bytes=MAX_DOCUMENT_BYTES)
-    except JsonInputError as exc:
-        raise HttpError(400, exc.message) from None
+    body = json_body(await read_body(request))
     room, identity = text_field(body, "room"), text_field(body, "identity")
     settings = body.get("settings")
     if not isinstance(settings, dict) or not settings:

@@ -1,7 +1,7 @@
 """How the token server answers an error, the same way on every route: `{"error": message,
 "errors": [...]}` (errors empty when no single field is at fault); what routes raise to answer
 so; the bearer check they share (connection details with TOKEN_SERVER_SECRET, the profile API
-with PROFILES_ADMIN_SECRET); and the one way a route reads a request body."""
+with PROFILES_ADMIN_SECRET); and the one way a route reads a request body and its JSON."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import RequestPayloadError
+
+from ..json_input import MAX_DOCUMENT_BYTES, JsonInputError, read_json_object
 
 BODY_TIMEOUT_S = web.AppKey("body_timeout_s", float)
 """How long a route waits for a request's whole body (configuration: serve --read-timeout)."""
@@ -65,6 +67,15 @@ async def read_body(request: web.Request) -> bytes:
         raise HttpError(400, "request body could not be read: it broke off, or is not encoded "
                         "as its Content-Encoding (or Transfer-Encoding) header says",
                         close_connection=True) from None
+
+
+def json_body(data: bytes, what: str = "request body") -> dict[str, Any]:
+    """A body read with `read_body` as the JSON object it must be (the shared reader's rules and
+    64 KiB limit), or a 400 saying why not."""
+    try:
+        return read_json_object(data, what=what, max_bytes=MAX_DOCUMENT_BYTES)
+    except JsonInputError as exc:
+        raise HttpError(400, exc.message) from None
 
 
 async def answer_and_close(request: web.Request, response: web.StreamResponse) -> None:

@@ -30,12 +30,13 @@ from .http_errors import (
     answer_and_close,
     check_bearer,
     error_response,
+    json_body,
     read_body,
 )
 from .profile_api import ENV_ADMIN_SECRET, PROFILE_API_HELP, ProfileAdminConfig, add_profile_routes
 from .serve_config import MAX_BODY_BYTES, ServeConfig
 from .signing import connection_details, sign
-from .token_requests import endpoint_token_request, json_body
+from .token_requests import endpoint_token_request
 
 logger = logging.getLogger(__name__)
 

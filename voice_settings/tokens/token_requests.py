@@ -11,7 +11,6 @@ from typing import Any
 from livekit import api
 
 from ..errors import SettingsError
-from ..json_input import JsonInputError, read_json_object
 from ..keys import canonical_key
 from ..model import OPERATOR_FIELDS
 from ..parsing import decode
@@ -21,15 +20,8 @@ from ..sources import Source
 from .dispatch_settings import check_top_level_keys, top_level_settings, with_dispatch_settings
 from .http_errors import HttpError
 from .metadata import over_limit
-from .serve_config import MAX_BODY_BYTES, ServeConfig
+from .serve_config import ServeConfig
 from .signing import TokenRequest
-
-
-def json_body(data: bytes) -> dict[str, Any]:
-    try:
-        return read_json_object(data, what="request body", max_bytes=MAX_BODY_BYTES)
-    except JsonInputError as exc:
-        raise HttpError(400, exc.message) from None
 
 
 def body_field(body: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
